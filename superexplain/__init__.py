@@ -1,0 +1,46 @@
+"""superexplain: explain what a Keras image classifier looked at -- gradients and perturbations, one Explanation.
+
+The public surface only; everything is defined in the sub-packages and imported on first use, so
+``import superexplain`` stays fast and does not load TensorFlow.
+"""
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> "module:attribute" (attribute None: the module itself)
+_PUBLIC = {
+    "Explanation": "superexplain.explanation:Explanation",
+    "explain": "superexplain.explain:explain",
+    "available_methods": "superexplain.explain:available_methods",
+    "GradCAM": "superexplain.gradcam:GradCAM",
+    "LimeImage": "superexplain.perturbation:LimeImage",
+    "plot": "superexplain.plotting:plot",
+    "plot_superpixels": "superexplain.plotting:plot_superpixels",
+    "plot_superpixels_grid": "superexplain.plotting:plot_superpixels_grid",
+    "compare": "superexplain.plotting:compare",
+    "format_as_image": "superexplain.plotting:format_as_image",
+    "explain_dataset": "superexplain.dataset_runner:explain_dataset",
+    "segmentation": "superexplain.segmentation:",
+    "metrics": "superexplain.metrics:",
+    "sanity": "superexplain.sanity:",
+    "datasets": "superexplain.datasets:",
+    "models": "superexplain.models:",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'superexplain' has no attribute {name!r}")
+    module_name, attribute = _PUBLIC[name].split(":")
+    module = importlib.import_module(module_name)
+    value = getattr(module, attribute) if attribute else module
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_PUBLIC))

@@ -1,0 +1,328 @@
+"""The model adapter: a Keras model, a model file or a plain callable becomes one batched `Predictor`."""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, Callable
+
+import numpy as np
+
+from .._progress import progress
+from .._validation import check_images, check_int, check_target, describe
+
+__all__ = ["Predictor", "as_predictor"]
+
+DEFAULT_BATCH_SIZE = 64
+
+
+def _normalise_class_names(class_names: Any) -> list[str] | None:
+    if class_names is None:
+        return None
+    if isinstance(class_names, Mapping):
+        try:
+            indices = [int(k) for k in class_names]
+        except (TypeError, ValueError):
+            raise TypeError("class_names as a dict must map int class indices to names") from None
+        if not indices or min(indices) < 0:
+            raise ValueError(f"class_names dict must have non-negative int keys; got {sorted(indices)[:5]}")
+        names = [f"class_{i}" for i in range(max(indices) + 1)]
+        for key, value in class_names.items():
+            names[int(key)] = str(value)
+        return names
+    if isinstance(class_names, (str, bytes)) or not isinstance(class_names, Sequence):
+        raise TypeError(f"class_names must be a list of names or a dict index -> name; got {describe(class_names)}")
+    names = [str(name) for name in class_names]
+    if len(set(names)) != len(names):
+        raise ValueError("class_names must be unique")
+    return names
+
+
+class Predictor:
+    """A model seen as ``predict(batch) -> scores``, batched and compiled.
+
+    Build one with :func:`as_predictor`. It validates images against the model's input, runs the
+    model in batches through one compiled function (never ``model.predict`` per sample), and for
+    Keras models ending in a softmax or sigmoid gives the pre-activation logits too.
+
+    Attributes
+    ----------
+    keras_model : keras.Model or None
+        The wrapped Keras model (None for a plain callable).
+    input_shape : tuple
+        ``(H, W, C)`` expected by the model, None where free or unknown.
+    output_activation : str
+        ``"softmax"``, ``"sigmoid"``, ``"linear"`` or ``"unknown"``.
+    class_names : list of str or None
+    """
+
+    def __init__(self, model: Any, class_names: Any = None, batch_size: int | None = None) -> None:
+        from . import _keras
+
+        self.batch_size = DEFAULT_BATCH_SIZE if batch_size is None else check_int(batch_size, "batch_size", 1)
+        if class_names is None:  # models may carry their own names (the bundled demo model does)
+            class_names = getattr(model, "class_names", None)
+        self.class_names = _normalise_class_names(class_names)
+        self._logits_note = ""
+        self._num_classes: int | None = None
+        if isinstance(model, (str, os.PathLike)):
+            model = _keras.load_model(model)
+        if _keras.is_keras_model(model):
+            self.keras_model = model
+            self.function: Callable | None = None
+            self.input_shape = _keras.model_input_shape(model) or (None, None, None)
+            self.output_activation, self._logits_fn, self._logits_note = _keras.split_output_activation(model)
+            try:
+                shape = tuple(model.outputs[0].shape)
+            except (AttributeError, ValueError, IndexError):
+                shape = ()
+            if len(shape) == 2 and shape[-1] is not None:
+                self._num_classes = int(shape[-1])
+            elif len(shape) not in (0, 2):
+                raise ValueError(f"model must output class scores of shape (N, classes); its output has shape {shape}")
+        elif callable(model):
+            self.keras_model = None
+            self.function = model
+            self.input_shape = (None, None, None)
+            self.output_activation = "unknown"
+            self._logits_fn = None
+            self._logits_note = "a plain callable: only its own output is available"
+        else:
+            raise TypeError(
+                "model must be a Keras model, a path to a .keras/.h5 file or SavedModel directory, "
+                f"or a callable images -> scores; got {describe(model)}"
+            )
+        if self.class_names is not None and self._num_classes is not None and len(self.class_names) != self._num_classes:
+            raise ValueError(
+                f"class_names has {len(self.class_names)} names but the model outputs {self._num_classes} classes"
+            )
+
+    # ------------------------------------------------------------------ description
+    @property
+    def is_keras(self) -> bool:
+        return self.keras_model is not None
+
+    @property
+    def has_logits(self) -> bool:
+        """Whether pre-activation scores can be computed (Keras models with a recognised head)."""
+        return self._logits_fn is not None
+
+    @property
+    def num_classes(self) -> int | None:
+        """Number of classes (None for a callable not yet called)."""
+        return self._num_classes
+
+    def class_name(self, index: int) -> str | None:
+        return self.class_names[index] if self.class_names is not None and index < len(self.class_names) else None
+
+    def score_kind(self, output: str) -> str:
+        """What ``predict(..., output=output)`` returns, in words: logit, probability or output."""
+        if output == "logits" and self.output_activation in ("softmax", "sigmoid"):
+            return "logit"
+        if self.output_activation in ("softmax", "sigmoid"):
+            return "probability"
+        return "logit" if self.output_activation == "linear" else "output"
+
+    # ------------------------------------------------------------------ validation
+    def check_images(self, images: Any, name: str = "images") -> tuple[np.ndarray, bool]:
+        """Validate images against the model's input; returns ``(float32 batch copy, was_single)``."""
+        height, width, channels = self.input_shape
+        batch, single = check_images(images, name, channels=(channels,) if channels else None)
+        if channels is not None and batch.shape[-1] != channels:
+            raise ValueError(f"{name} must have {channels} channel(s) for this model; got shape {batch.shape[1:]}")
+        for axis, (expected, got) in enumerate(zip((height, width), batch.shape[1:3])):
+            if expected is not None and expected != got:
+                raise ValueError(
+                    f"{name} must be {height}x{width} pixels (the model's input size); got {batch.shape[1]}x{batch.shape[2]}"
+                )
+        return batch, single
+
+    # ------------------------------------------------------------------ prediction
+    def _compiled(self, output: str) -> Callable:
+        from . import _keras
+
+        model = self.keras_model
+        height, width, channels = self.input_shape
+
+        def build():
+            import tensorflow as tf
+
+            fn = self._logits_fn if output == "logits" else (lambda x: model(x, training=False))
+            spec = tf.TensorSpec([None, height, width, channels], model.inputs[0].dtype if model.inputs else tf.float32)
+            return tf.function(fn, input_signature=[spec], reduce_retracing=True)
+
+        return _keras.compiled(model, ("predict", output), build)
+
+    def _run(self, batch: np.ndarray, output: str, batch_index: int) -> np.ndarray:
+        if self.keras_model is not None:
+            from . import _keras
+
+            scores = self._compiled(output)(_keras.as_float_input(batch, self.keras_model)).numpy()
+        else:
+            try:
+                scores = self.function(batch)
+            except Exception as exc:
+                raise RuntimeError(f"the model raised {type(exc).__name__} on batch {batch_index}: {exc}") from exc
+            if hasattr(scores, "numpy") and not isinstance(scores, np.ndarray):
+                scores = scores.numpy()
+        scores = np.asarray(scores)
+        if scores.ndim == 1:
+            scores = scores[:, None]
+        if scores.ndim != 2 or scores.shape[0] != batch.shape[0]:
+            raise ValueError(
+                f"the model must return scores of shape (N, classes) = ({batch.shape[0]}, classes) for a batch "
+                f"of {batch.shape[0]} images; it returned shape {scores.shape} (batch {batch_index})"
+            )
+        if scores.dtype.kind not in "fiub":
+            raise TypeError(f"the model must return numeric scores; it returned dtype {scores.dtype}")
+        if not np.all(np.isfinite(scores)):
+            raise ValueError(f"the model returned NaN or infinite scores on batch {batch_index}")
+        if self._num_classes is None:
+            self._num_classes = int(scores.shape[1])
+            if self.class_names is not None and len(self.class_names) != self._num_classes:
+                raise ValueError(
+                    f"class_names has {len(self.class_names)} names but the model outputs {self._num_classes} classes"
+                )
+        elif scores.shape[1] != self._num_classes:
+            raise ValueError(f"the model returned {scores.shape[1]} classes, earlier {self._num_classes}")
+        return scores.astype(np.float32, copy=False)
+
+    def predict(self, images: Any, output: str = "output", batch_size: int | None = None,
+                verbose: int | bool = 0, validate: bool = True) -> np.ndarray:
+        """Scores for a batch of images, shape (N, classes), float32.
+
+        Parameters
+        ----------
+        images : array_like
+            One image or a batch; validated against the model's input unless ``validate=False``
+            (for callers that built the batch themselves from a validated image).
+        output : {"output", "logits"}
+            The model's own output, or the scores before its final softmax/sigmoid.
+        batch_size : int, optional
+            Images per model call (default: the predictor's ``batch_size``).
+        verbose : int or bool
+            Show a progress bar over batches.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from superexplain.models import as_predictor
+        >>> predictor = as_predictor(lambda x: x.mean(axis=(1, 2)))
+        >>> predictor.predict(np.ones((2, 4, 4, 3))).shape
+        (2, 3)
+        """
+        if output not in ("output", "logits"):
+            raise ValueError(f"output must be 'output' or 'logits'; got {output!r}")
+        if output == "logits" and not self.has_logits:
+            raise ValueError(f"this model's logits are not available: {self._logits_note}")
+        if validate:
+            batch, _ = self.check_images(images)
+        else:
+            batch = np.asarray(images, dtype=np.float32)
+        size = self.batch_size if batch_size is None else check_int(batch_size, "batch_size", 1)
+        chunks = []
+        starts = range(0, batch.shape[0], size)
+        with progress(len(starts), "predict", verbose) as bar:
+            for index, start in enumerate(starts):
+                chunks.append(self._run(batch[start:start + size], output, index))
+                bar.update()
+        return np.concatenate(chunks, axis=0)
+
+    def scores(self, images: Any, score: str = "logit", **kwargs) -> tuple[np.ndarray, str]:
+        """Scores in the units a method explains, and their kind.
+
+        ``score="logit"`` gives pre-softmax logits where the model has them and the output
+        otherwise; ``score="probability"`` gives the model's output.
+        """
+        if score not in ("logit", "probability"):
+            raise ValueError(f"score must be 'logit' or 'probability'; got {score!r}")
+        output = "logits" if score == "logit" and self.has_logits else "output"
+        return self.predict(images, output=output, **kwargs), self.score_kind(output)
+
+    def score_function(self, score: str = "logit") -> tuple[Callable, str]:
+        """A differentiable function ``x (tensor batch) -> scores (tensor)`` and the kind of score.
+
+        For the gradient methods: ``score="logit"`` gives the pre-softmax/sigmoid logits when the
+        model ends in one (as the original Grad-CAM does), else the output itself;
+        ``score="probability"`` gives the output. Only Keras models are differentiable here.
+        """
+        if score not in ("logit", "probability"):
+            raise ValueError(f"score must be 'logit' or 'probability'; got {score!r}")
+        if self.keras_model is None:
+            raise TypeError(
+                "gradient methods need a Keras model (they differentiate it); got a plain callable. "
+                "Use a perturbation method (lime, kernelshap, occlusion, rise), which accepts any callable"
+            )
+        model = self.keras_model
+        if score == "logit" and self.has_logits:
+            return self._logits_fn, self.score_kind("logits")
+        return (lambda x: model(x, training=False)), self.score_kind("output")
+
+    # ------------------------------------------------------------------ targets
+    def resolve_targets(self, targets: Any, scores: np.ndarray, top_labels: int | None = None,
+                        name: str = "targets") -> list[list[int]]:
+        """Turn a target specification into class indices per image.
+
+        ``targets``: None (each image's top class, or its ``top_labels`` best), an int or a class
+        name for every image, or a sequence with one entry (int, name, or a list of them) per image.
+        ``scores`` are the model's scores for the batch, shape (N, classes).
+        """
+        n_images, num_classes = scores.shape
+        if top_labels is not None:
+            if targets is not None:
+                raise ValueError(f"give either {name} or top_labels, not both")
+            k = check_int(top_labels, "top_labels", 1, num_classes)
+            order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+            return [list(map(int, row)) for row in order]
+        if targets is None:
+            return [[int(np.argmax(row))] for row in scores]
+        if isinstance(targets, np.ndarray):
+            targets = targets.tolist()
+        if isinstance(targets, (str, int, np.integer)):
+            index = check_target(targets, num_classes, self.class_names, name)
+            return [[index] for _ in range(n_images)]
+        if not isinstance(targets, Sequence):
+            raise TypeError(f"{name} must be None, an int, a class name, or a list with one entry per image; got {describe(targets)}")
+        if len(targets) != n_images:
+            raise ValueError(f"{name} has {len(targets)} entries but {n_images} image(s) were given; give one per image")
+        resolved = []
+        for i, entry in enumerate(targets):
+            entries = entry if isinstance(entry, (list, tuple, np.ndarray)) else [entry]
+            if len(entries) == 0:
+                raise ValueError(f"{name}[{i}] is empty; give at least one class per image")
+            resolved.append([check_target(e, num_classes, self.class_names, f"{name}[{i}]") for e in entries])
+        return resolved
+
+    def __repr__(self) -> str:
+        kind = type(self.keras_model).__name__ if self.keras_model is not None else "callable"
+        return (f"Predictor({kind}, input={self.input_shape}, classes={self._num_classes}, "
+                f"activation={self.output_activation!r})")
+
+
+def as_predictor(model: Any, class_names: Any = None, batch_size: int | None = None) -> Predictor:
+    """Wrap a Keras model, a model path, or a callable ``images -> scores`` as a :class:`Predictor`.
+
+    A :class:`Predictor` passes through unchanged unless new class names or a batch size are given.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from superexplain.models import as_predictor
+    >>> predictor = as_predictor(lambda x: x.sum(axis=(1, 2)), class_names=["r", "g", "b"])
+    >>> predictor.predict(np.ones((1, 2, 2, 3)))
+    array([[4., 4., 4.]], dtype=float32)
+    """
+    if isinstance(model, Predictor):
+        if class_names is None and batch_size is None:
+            return model
+        clone = object.__new__(Predictor)
+        clone.__dict__.update(model.__dict__)
+        if class_names is not None:
+            clone.class_names = _normalise_class_names(class_names)
+            if clone._num_classes is not None and len(clone.class_names) != clone._num_classes:
+                raise ValueError(
+                    f"class_names has {len(clone.class_names)} names but the model outputs {clone._num_classes} classes"
+                )
+        if batch_size is not None:
+            clone.batch_size = check_int(batch_size, "batch_size", 1)
+        return clone
+    return Predictor(model, class_names=class_names, batch_size=batch_size)

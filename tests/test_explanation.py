@@ -1,0 +1,105 @@
+"""The common Explanation: construction checks, private copies, a lossless .npz round trip."""
+import numpy as np
+import pytest
+
+from superexplain import Explanation
+
+
+def _perturbation_explanation(rng):
+    image = rng.random((12, 10, 3)).astype(np.float32)
+    segments = np.repeat(np.arange(4), 30).reshape(12, 10).astype(np.int32)
+    weights = rng.normal(size=4)
+    return Explanation(
+        image=image, method="lime", target=2, target_name="cat", score=0.8125,
+        heatmap=weights[segments], segments=segments, weights=weights,
+        weight_errors=np.abs(weights) / 10, intercept=0.1, local_prediction=0.75,
+        local_fit=float("nan"), params={"num_samples": np.int64(1000), "kernel_width": 0.25,
+                                        "hide_color": (0.1, 0.2, 0.3), "seed": 7, "nested": {"a": [1, 2]}},
+    )
+
+
+def test_round_trip_is_lossless_for_every_field(tmp_path, rng):
+    original = _perturbation_explanation(rng)
+    path = original.save(tmp_path / "e")  # the suffix is added
+    assert path.endswith(".npz")
+    loaded = Explanation.load(path)
+    assert loaded == original
+    assert loaded.heatmap.dtype == np.float32 and loaded.segments.dtype == np.int32
+    assert loaded.params["hide_color"] == [0.1, 0.2, 0.3]
+    assert loaded.image.dtype == original.image.dtype
+    np.testing.assert_array_equal(loaded.weights, original.weights)  # float64 kept bit for bit
+
+
+def test_round_trip_gradient_explanation_keeps_feature_map_and_none_fields(tmp_path, rng):
+    image = (rng.random((8, 8, 3)) * 255).astype(np.uint8)
+    original = Explanation(image=image, method="gradcam", target=0, heatmap=rng.random((8, 8)),
+                           feature_map=rng.random((2, 2)), score=-1.5e-300, params={"layer": "conv"})
+    loaded = Explanation.load(original.save(tmp_path / "g.npz"))
+    assert loaded == original
+    assert loaded.segments is None and loaded.weights is None and loaded.intercept is None
+    assert loaded.image.dtype == np.uint8
+    assert loaded.score == -1.5e-300
+
+
+def test_equality_detects_a_single_changed_bit(rng):
+    a = _perturbation_explanation(np.random.default_rng(0))
+    b = _perturbation_explanation(np.random.default_rng(0))
+    assert a == b
+    b.heatmap[3, 3] = np.nextafter(b.heatmap[3, 3], np.float32(10))
+    assert a != b
+
+
+def test_explanation_holds_private_copies(rng):
+    image = rng.random((4, 4, 3))
+    heatmap = rng.random((4, 4))
+    explanation = Explanation(image=image, method="m", target=0, heatmap=heatmap)
+    image[...] = -1
+    heatmap[...] = -1
+    assert explanation.image.min() >= 0 and explanation.heatmap.min() >= 0
+
+
+def test_grayscale_image_is_stored_with_a_channel_axis():
+    explanation = Explanation(image=np.zeros((5, 6)), method="m", target=0, heatmap=np.zeros((5, 6)))
+    assert explanation.image.shape == (5, 6, 1)
+
+
+@pytest.mark.parametrize(
+    "changes, error, match",
+    [
+        ({"heatmap": np.zeros((3, 3))}, ValueError, "heatmap must have shape"),
+        ({"segments": np.zeros((2, 2), int)}, ValueError, "segments must have shape"),
+        ({"target": 1.5}, TypeError, "target must be an int"),
+        ({"target": True}, TypeError, "target must be an int"),
+        ({"method": ""}, TypeError, "method"),
+        ({"params": {"f": object()}}, TypeError, r"params\['f'\]"),
+        ({"params": {1: 2}}, TypeError, "keys must be str"),
+        ({"image": np.zeros((2, 4, 4, 3))}, ValueError, "image must have shape"),
+        ({"weights": np.zeros((2, 2))}, ValueError, "weights must be 1-D"),
+    ],
+)
+def test_bad_fields_are_rejected_with_the_field_named(changes, error, match):
+    fields = dict(image=np.zeros((4, 4, 3)), method="m", target=0, heatmap=np.zeros((4, 4)))
+    fields.update(changes)
+    with pytest.raises(error, match=match):
+        Explanation(**fields)
+
+
+def test_weights_must_cover_every_segment_label():
+    segments = np.array([[0, 1], [2, 3]])
+    with pytest.raises(ValueError, match="labels up to 3"):
+        Explanation(image=np.zeros((2, 2, 1)), method="lime", target=0, heatmap=np.zeros((2, 2)),
+                    segments=segments, weights=np.zeros(3))
+
+
+def test_load_rejects_a_foreign_npz(tmp_path):
+    path = tmp_path / "other.npz"
+    np.savez(path, a=np.zeros(3))
+    with pytest.raises(ValueError, match="not a superexplain Explanation"):
+        Explanation.load(path)
+
+
+def test_top_segments_orders_by_weight_and_keeps_positive_only(rng):
+    explanation = _perturbation_explanation(rng)
+    explanation.weights = np.array([0.5, -2.0, 1.0, 0.0])
+    assert explanation.top_segments(3).tolist() == [2, 0]
+    assert explanation.top_segments(2, positive_only=False).tolist() == [1, 2]

@@ -1,0 +1,158 @@
+"""The model adapter: Keras models, files and callables become one batched Predictor."""
+import numpy as np
+import pytest
+from scipy.special import softmax
+
+from superexplain.models import Predictor, as_predictor
+
+
+def test_logits_of_a_dense_softmax_head_reproduce_the_output(softmax_cnn, rng):
+    predictor = as_predictor(softmax_cnn)
+    images = rng.random((7, 16, 16, 3)).astype(np.float32)
+    probabilities = predictor.predict(images)
+    logits = predictor.predict(images, output="logits")
+    assert predictor.output_activation == "softmax" and predictor.has_logits
+    np.testing.assert_allclose(softmax(logits.astype(np.float64), axis=1), probabilities, atol=1e-6)
+    # independent reference: the head's kernel applied to the pooled features
+    import keras
+
+    features = keras.Model(softmax_cnn.inputs[0], softmax_cnn.get_layer("head").input)(images).numpy()
+    kernel, bias = softmax_cnn.get_layer("head").get_weights()
+    np.testing.assert_allclose(logits, features @ kernel + bias, rtol=1e-5, atol=1e-6)
+
+
+def test_separate_softmax_layer_and_nested_model_expose_logits(keras, rng):
+    keras.utils.set_random_seed(0)
+    inner = keras.Sequential([keras.Input((6, 6, 2)), keras.layers.Flatten(), keras.layers.Dense(3),
+                              keras.layers.Softmax()], name="inner")
+    inputs = keras.Input((6, 6, 2))
+    outer = keras.Model(inputs, inner(keras.layers.Identity()(inputs)))
+    images = rng.random((4, 6, 6, 2)).astype(np.float32)
+    for model in (inner, outer):
+        predictor = as_predictor(model)
+        assert predictor.output_activation == "softmax"
+        logits = predictor.predict(images, output="logits")
+        np.testing.assert_allclose(softmax(logits, axis=1), model(images).numpy(), atol=1e-6)
+        # logits are not a per-row shift of log-probabilities' trivial copy: they differ from log p
+        assert not np.allclose(logits, np.log(model(images).numpy()))
+
+
+def test_batched_prediction_equals_one_call_and_does_not_depend_on_batch_size(softmax_cnn, rng):
+    images = rng.random((10, 16, 16, 3)).astype(np.float32)
+    expected = softmax_cnn(images).numpy()
+    for batch_size in (1, 3, 64):
+        np.testing.assert_allclose(as_predictor(softmax_cnn, batch_size=batch_size).predict(images),
+                                   expected, rtol=1e-5, atol=1e-7)
+
+
+def test_linear_output_model_has_equal_output_and_logits(keras, rng):
+    model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(2)])
+    predictor = as_predictor(model)
+    images = rng.random((3, 4, 4, 1))
+    assert predictor.output_activation == "linear"
+    np.testing.assert_array_equal(predictor.predict(images), predictor.predict(images, output="logits"))
+
+
+def test_model_file_round_trip(softmax_cnn, tmp_path, rng):
+    path = tmp_path / "m.keras"
+    softmax_cnn.save(path)
+    images = rng.random((2, 16, 16, 3))
+    np.testing.assert_allclose(as_predictor(str(path)).predict(images), softmax_cnn(images).numpy(), atol=1e-6)
+
+
+def test_callable_model_and_class_names(rng):
+    predictor = as_predictor(lambda x: x.mean(axis=(1, 2)), class_names={0: "r", 2: "b"})
+    assert predictor.class_names == ["r", "class_1", "b"]
+    scores = predictor.predict(rng.random((5, 3, 3, 3)))
+    assert scores.shape == (5, 3) and predictor.num_classes == 3
+    assert predictor.resolve_targets("b", scores) == [[2]] * 5
+
+
+def test_class_names_are_read_from_the_model_and_checked(softmax_cnn):
+    with pytest.raises(ValueError, match="class_names has 2 names but the model outputs 5"):
+        as_predictor(softmax_cnn, class_names=["a", "b"])
+    names = ["a", "b", "c", "d", "e"]
+    assert as_predictor(softmax_cnn, class_names=names).class_name(4) == "e"
+
+
+def test_resolve_targets_forms(softmax_cnn, rng):
+    predictor = as_predictor(softmax_cnn, class_names=list("abcde"))
+    scores = rng.random((3, 5))
+    assert predictor.resolve_targets(None, scores) == [[int(np.argmax(r))] for r in scores]
+    assert predictor.resolve_targets(None, scores, top_labels=2) == [list(np.argsort(-r)[:2]) for r in scores]
+    assert predictor.resolve_targets([0, "c", [1, "e"]], scores) == [[0], [2], [1, 4]]
+    with pytest.raises(ValueError, match="2 entries but 3 image"):
+        predictor.resolve_targets([0, 1], scores)
+    with pytest.raises(ValueError, match="out of range"):
+        predictor.resolve_targets(9, scores)
+    with pytest.raises(ValueError, match="not a known class name"):
+        predictor.resolve_targets("zebra", scores)
+    with pytest.raises(ValueError, match="either targets or top_labels"):
+        predictor.resolve_targets(1, scores, top_labels=2)
+
+
+@pytest.mark.parametrize(
+    "images, match",
+    [
+        (np.zeros((16, 16, 1)), "3 channel"),
+        (np.zeros((2, 8, 8, 3)), "16x16 pixels"),
+        (np.zeros((0, 16, 16, 3)), "empty batch"),
+        (np.full((16, 16, 3), np.nan), "NaN"),
+    ],
+)
+def test_images_are_checked_against_the_model_input(softmax_cnn, images, match):
+    with pytest.raises(ValueError, match=match):
+        as_predictor(softmax_cnn).predict(images)
+
+
+def test_not_a_model_is_rejected():
+    with pytest.raises(TypeError, match="model must be a Keras model"):
+        Predictor(42)
+
+
+def test_model_path_errors(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        as_predictor(str(tmp_path / "missing.keras"))
+    bogus = tmp_path / "bogus.keras"
+    bogus.write_text("not a model")
+    with pytest.raises(ValueError, match="could not load a Keras model"):
+        as_predictor(str(bogus))
+    with pytest.raises(ValueError, match="not a TensorFlow SavedModel"):
+        as_predictor(str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    "function, error, match",
+    [
+        (lambda x: np.zeros((len(x) + 1, 2)), ValueError, r"shape \(N, classes\)"),
+        (lambda x: np.full((len(x), 2), np.nan), ValueError, "NaN or infinite scores"),
+        (lambda x: np.array([["a"] * 2] * len(x)), TypeError, "numeric scores"),
+    ],
+)
+def test_callable_returning_bad_scores_is_reported(function, error, match):
+    with pytest.raises(error, match=match):
+        as_predictor(function).predict(np.zeros((2, 3, 3, 3)))
+
+
+def test_callable_that_raises_reports_the_batch(rng):
+    def flaky(batch):
+        if flaky.calls == 1:
+            raise MemoryError("out of memory")
+        flaky.calls += 1
+        return np.zeros((len(batch), 2))
+
+    flaky.calls = 0
+    with pytest.raises(RuntimeError, match="MemoryError on batch 1"):
+        as_predictor(flaky, batch_size=2).predict(rng.random((4, 3, 3, 3)))
+
+
+def test_gradient_scores_need_a_keras_model():
+    with pytest.raises(TypeError, match="perturbation method"):
+        as_predictor(lambda x: x).score_function()
+
+
+def test_prediction_does_not_modify_input(softmax_cnn, rng):
+    images = rng.random((2, 16, 16, 3)).astype(np.float32)
+    before = images.copy()
+    as_predictor(softmax_cnn).predict(images)
+    np.testing.assert_array_equal(images, before)
