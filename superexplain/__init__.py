@@ -31,6 +31,11 @@ _PUBLIC = {
 
 __all__ = sorted(_PUBLIC)
 
+# The submodule superexplain.explain shares the function's name: whoever imported the submodule
+# first would leave `superexplain.explain` bound to the module. Binding the function now (a light
+# import: no TensorFlow) keeps `superexplain.explain(...)` the function whatever is imported later.
+from .explain import explain  # noqa: E402
+
 
 def __getattr__(name: str):
     if name not in _PUBLIC:
