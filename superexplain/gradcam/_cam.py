@@ -1,0 +1,93 @@
+"""The CAM variants as small functions of (activations, gradients): Grad-CAM, Grad-CAM++, LayerCAM, and upsampling.
+
+Shapes: ``activations`` (N, h, w, c) of the explained layer; ``gradients`` (N, K, h, w, c), the
+gradient of each of K target scores per image with respect to those activations. Every function
+returns the *signed* map (N, K, h, w) in float64; the caller applies the ReLU.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "weighted_sum",
+    "gradcam_weights",
+    "gradcam",
+    "gradcam_plus_plus_weights",
+    "gradcam_plus_plus",
+    "layercam",
+    "upsample",
+    "CAM_VARIANTS",
+]
+
+
+def weighted_sum(activations: np.ndarray, channel_weights: np.ndarray) -> np.ndarray:
+    """sum_k w_k A^k: activations (N, h, w, c), channel weights (N, K, c) -> maps (N, K, h, w)."""
+    return np.einsum("nhwc,nkc->nkhw", np.asarray(activations, np.float64), np.asarray(channel_weights, np.float64))
+
+
+def gradcam_weights(gradients: np.ndarray) -> np.ndarray:
+    """Grad-CAM channel weights alpha_k = (1/Z) sum_ij dS/dA^k_ij (Selvaraju et al., eq. 1): (N, K, c)."""
+    return np.asarray(gradients, np.float64).mean(axis=(2, 3))
+
+
+def gradcam(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
+    """Grad-CAM before its ReLU: sum_k alpha_k A^k."""
+    return weighted_sum(activations, gradcam_weights(gradients))
+
+
+def gradcam_plus_plus_weights(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
+    """Grad-CAM++ channel weights (Chattopadhay et al. 2018, eqs. 10 and 19 with Y = exp(S)).
+
+    With the class score passed through an exponential, Y = exp(S), the higher derivatives have a
+    closed form in the first: dY/dA = Y g, d2Y/dA2 = Y g^2, d3Y/dA3 = Y g^3 with g = dS/dA. Then
+
+        alpha^k_ij = g^2_ij / (2 g^2_ij + sum_ab A^k_ab g^3_ij)     (0 where the denominator is 0)
+        w_k        = sum_ij alpha^k_ij ReLU(g_ij)
+
+    The common positive factor Y = exp(S) of every w_k is left out (as the authors' code does): it
+    scales the map without changing its shape, and would overflow for large logits.
+    """
+    activations = np.asarray(activations, np.float64)
+    gradients = np.asarray(gradients, np.float64)
+    squared = gradients ** 2
+    activation_sums = activations.sum(axis=(1, 2))[:, None, None, None, :]
+    denominator = 2.0 * squared + activation_sums * gradients ** 3
+    safe = np.where(denominator != 0.0, denominator, 1.0)
+    alpha = np.where(denominator != 0.0, squared / safe, 0.0)
+    return (alpha * np.maximum(gradients, 0.0)).sum(axis=(2, 3))
+
+
+def gradcam_plus_plus(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
+    """Grad-CAM++ before its ReLU: sum_k w_k A^k with :func:`gradcam_plus_plus_weights`."""
+    return weighted_sum(activations, gradcam_plus_plus_weights(activations, gradients))
+
+
+def layercam(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
+    """LayerCAM before its ReLU (Jiang et al. 2021): sum_k ReLU(dS/dA^k_ij) A^k_ij, a weight per location."""
+    weighted = np.maximum(np.asarray(gradients, np.float64), 0.0) * np.asarray(activations, np.float64)[:, None]
+    return weighted.sum(axis=-1)
+
+
+def upsample(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear upsampling of maps (..., h, w) to (..., H, W), float32.
+
+    Convention: half-pixel centres (``align_corners=False``), as ``tf.image.resize``, PIL and
+    OpenCV use: output pixel i samples the input at (i + 0.5) * h / H - 0.5, clamped at the edges.
+    """
+    import tensorflow as tf
+
+    maps = np.asarray(maps, np.float32)
+    lead, (height, width) = maps.shape[:-2], maps.shape[-2:]
+    if (height, width) == tuple(size):
+        return maps.copy()
+    flat = maps.reshape((-1, height, width, 1))
+    resized = tf.image.resize(flat, size, method="bilinear", antialias=False).numpy()
+    return resized.reshape(lead + tuple(size))
+
+
+#: method name -> signed-map function of (activations, gradients)
+CAM_VARIANTS = {
+    "gradcam": gradcam,
+    "gradcam++": gradcam_plus_plus,
+    "layercam": layercam,
+}
