@@ -1,0 +1,394 @@
+"""`explain_dataset`: explain every image of a dataset into a resumable directory, locally or on Ray, with identical results."""
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator
+from typing import Any, Callable
+
+import numpy as np
+
+from ._dataset.index import (EXPLANATIONS_DIR, RunIndex, jsonable_options, read_index, read_settings,
+                             temporary_name)
+from ._dataset.sources import Loader, open_source, safe_stem, unit_of
+from ._dataset.worker import DETERMINISTIC_METHODS, Plan, UnitExplainer, build_predictor, is_factory
+from ._progress import progress
+from ._validation import check_choice, check_int, describe, resolve_seed
+from .explanation import Explanation
+
+__all__ = ["explain_dataset", "DatasetResult"]
+
+_DEFAULT_BATCH = 32  # images per call for methods that draw no random numbers
+
+
+class DatasetResult:
+    """A finished (or partly finished) run directory of :func:`explain_dataset`.
+
+    Attributes
+    ----------
+    out : str
+        The run directory.
+    index : list of dict
+        One entry per explanation (``status="done"``) and per image that could not be explained
+        (``status="error"``), ordered by image index then target.
+    settings : dict
+        The run's settings, as recorded in ``run.json``.
+
+    Examples
+    --------
+    >>> import tempfile, superexplain
+    >>> from superexplain.datasets import load_demo_model, make_shapes
+    >>> out = tempfile.mkdtemp()
+    >>> _ = superexplain.explain_dataset(load_demo_model(), make_shapes(2, seed=0).images, "gradcam",
+    ...                                  out=out, verbose=0)
+    >>> result = DatasetResult.open(out)
+    >>> len(result), len(result.failed)
+    (2, 0)
+    >>> image, explanation = next(result.pairs())
+    >>> image.shape, explanation.method
+    ((64, 64, 3), 'gradcam')
+    """
+
+    def __init__(self, out: str, index: list[dict], settings: dict | None = None) -> None:
+        self.out = out
+        self.index = index
+        self.settings = settings or {}
+
+    @classmethod
+    def open(cls, out: str | os.PathLike) -> "DatasetResult":
+        """Reopen a run directory written by :func:`explain_dataset` (read only)."""
+        if not isinstance(out, (str, os.PathLike)):
+            raise TypeError(f"out must be a directory path; got {describe(out)}")
+        out = os.fspath(out)
+        settings = read_settings(out) if os.path.isdir(out) else None
+        if settings is None:
+            raise ValueError(f"{out!r} is not an explain_dataset output directory (no run.json)")
+        return cls(out, read_index(out), settings)
+
+    @property
+    def done(self) -> list[dict]:
+        """Index entries of the explanations written."""
+        return [record for record in self.index if record["status"] == "done"]
+
+    @property
+    def failed(self) -> list[dict]:
+        """Index entries of the images that could not be explained, with the ``error`` message."""
+        return [record for record in self.index if record["status"] == "error"]
+
+    def explanations(self) -> Iterator[Explanation]:
+        """The explanations, loaded one at a time from disk, by image index then target."""
+        for record in self.done:
+            yield Explanation.load(os.path.join(self.out, record["file"]))
+
+    def pairs(self) -> Iterator[tuple[np.ndarray, Explanation]]:
+        """``(image, explanation)`` pairs; the image is the one the method explained (``explanation.image``)."""
+        for explanation in self.explanations():
+            yield explanation.image, explanation
+
+    def __len__(self) -> int:
+        return len(self.done)
+
+    def __repr__(self) -> str:
+        return (f"DatasetResult(out={self.out!r}, method={self.settings.get('method')!r}, "
+                f"explanations={len(self)}, failed={len(self.failed)})")
+
+
+def _check_out(out: Any) -> str:
+    if not isinstance(out, (str, os.PathLike)):
+        raise TypeError(f"out must be a directory path (str or os.PathLike); got {describe(out)}")
+    out = os.path.abspath(os.fspath(out))
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"out={out!r} exists and is not a directory; give a new or an existing run directory")
+    if os.path.isdir(out) and os.listdir(out) and read_settings(out) is None:
+        raise ValueError(f"out={out!r} already holds files but no run.json of explain_dataset; "
+                         "give an empty or new directory (the run writes many files there)")
+    return out
+
+
+def _model_spec(model: Any, backend: str, out: str) -> tuple[tuple, Any]:
+    """How workers get the model: the object itself (local), a file's bytes, a path, or a factory."""
+    from .models import Predictor
+    from .models._keras import is_keras_model
+
+    class_names = getattr(model, "class_names", None)
+    if isinstance(model, Predictor):
+        class_names = model.class_names
+        if backend == "local" or model.keras_model is None:
+            if backend == "ray":
+                raise TypeError('backend="ray" cannot ship a Predictor over a plain callable; give a model path '
+                                "or a zero-argument factory that builds the model")
+            return ("object", model), class_names
+        model = model.keras_model
+    if isinstance(model, (str, os.PathLike)):
+        path = os.path.abspath(os.fspath(model))
+        if not os.path.exists(path):
+            raise ValueError(f"model path {path!r} does not exist")
+        if backend == "ray" and os.path.isfile(path):
+            with open(path, "rb") as handle:
+                return ("bytes", handle.read(), os.path.splitext(path)[1]), None
+        return ("path", path), None
+    if is_keras_model(model):
+        if backend == "local":
+            return ("object", model), class_names
+        # each Ray worker loads its own copy, so the model travels as a .keras file's bytes
+        path = os.path.join(out, temporary_name("model.keras"))
+        try:
+            model.save(path)
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except Exception as exc:
+            raise TypeError(f'backend="ray" must send the model to its workers, but saving it failed '
+                            f"({type(exc).__name__}: {exc}); give a model path or a zero-argument factory") from None
+        finally:
+            if os.path.exists(path):
+                os.remove(path)
+        return ("bytes", data, ".keras"), class_names
+    if is_factory(model):
+        return ("factory", model), None
+    if callable(model):
+        if backend == "ray":
+            raise TypeError('backend="ray" needs a model each worker can load: a Keras model, a model path or a '
+                            f"zero-argument factory that builds the model; got a callable {describe(model)} that "
+                            "takes arguments (a model function). Wrap it: factory = lambda: my_model_function")
+        return ("object", model), None
+    raise TypeError("model must be a Keras model, a model path, a zero-argument factory or (local backend) a "
+                    f"callable images -> scores; got {describe(model)}")
+
+
+def _check_targets(targets: Any, length: int | None) -> Any:
+    if targets is None or isinstance(targets, (str, int, np.integer)) and not isinstance(targets, bool):
+        return int(targets) if isinstance(targets, np.integer) else targets
+    if isinstance(targets, np.ndarray):
+        targets = targets.tolist()
+    if not isinstance(targets, (list, tuple)):
+        raise TypeError(f"targets must be None, a class index or name, or a list with one entry per image; "
+                        f"got {describe(targets)}")
+    if length is not None and len(targets) != length:
+        raise ValueError(f"targets has {len(targets)} entries but images holds {length}; give one per image")
+    return [list(t) if isinstance(t, (list, tuple)) else t for t in targets]
+
+
+def _pending_units(source, unit_size: int, done: dict) -> Iterator[list]:
+    """Units with at least one image to do, whole: an image's batch mates are re-run (and not written twice)
+    so that a deterministic method sees the same batches as an uninterrupted run."""
+    unit: list = []
+    current = None
+    for entry in source.entries():
+        number = unit_of(entry.index, unit_size)
+        if current is not None and number != current:
+            if any(e.index not in done for e in unit):
+                yield unit
+            unit = []
+        current = number
+        unit.append(entry)
+    if unit and any(e.index not in done for e in unit):
+        yield unit
+
+
+class _Writer:
+    """Writes each image's explanations (atomically) and then its index lines, on the driver."""
+
+    def __init__(self, out: str, index: RunIndex, method: str, bar) -> None:
+        self.out, self.index, self.method, self.bar = out, index, method, bar
+        self.failed = 0
+
+    def __call__(self, results: list[dict]) -> None:
+        for result in results:
+            if result["index"] in self.index.done:  # a batch mate re-run for identical batches
+                continue
+            base = {"index": result["index"], "id": result["key"], "method": self.method, "seed": result["seed"]}
+            if "error" in result:
+                self.failed += 1
+                self.index.append([{**base, "target": None, "target_name": None, "score": None, "file": None,
+                                    "seconds": 0.0, "status": "error", "error": result["error"], "n_targets": 1}])
+            else:
+                records = []
+                explanations = result["explanations"]
+                for explanation in explanations:
+                    name = _file_name(result["index"], result["key"], explanation.target)
+                    path = os.path.join(self.out, name)
+                    temporary = temporary_name(path)
+                    explanation.save(temporary)
+                    os.replace(temporary, path)
+                    records.append({**base, "target": explanation.target, "target_name": explanation.target_name,
+                                    "score": explanation.score, "file": name,
+                                    "seconds": round(result["seconds"] / len(explanations), 6), "status": "done",
+                                    "n_targets": len(explanations)})
+                self.index.append(records)
+                self.index.done[result["index"]] = records
+            self.bar.update()
+
+
+def _file_name(index: int, key: str, target: int) -> str:
+    stem = safe_stem(key)
+    middle = "" if stem == str(index) else f"_{stem}"
+    return f"{EXPLANATIONS_DIR}/{index:06d}{middle}_t{target}.npz"
+
+
+def _check_image_size(image_size: Any) -> list[int] | None:
+    if image_size is None:
+        return None
+    if isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool):
+        image_size = (image_size, image_size)
+    if (not isinstance(image_size, (list, tuple)) or len(image_size) != 2
+            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in image_size)):
+        raise ValueError(f"image_size must be None, an int or (height, width) of positive ints; got {image_size!r}")
+    return [int(image_size[0]), int(image_size[1])]
+
+
+def _check_preprocess(preprocess: Any) -> str | Callable:
+    if callable(preprocess):
+        return preprocess
+    if not isinstance(preprocess, str):
+        raise TypeError(f"preprocess must be a name (none, unit, tf, caffe, torch), 'module:function' or a "
+                        f"callable; got {describe(preprocess)}")
+    from .imageio import preprocess_function
+
+    preprocess_function(preprocess)  # fails now, with the reason, rather than on every image
+    return preprocess
+
+
+def _resolve_seed(random_state: Any, out: str) -> int:
+    if random_state is None:
+        previous = read_settings(out)
+        if previous is not None and isinstance(previous.get("random_state"), int):
+            return previous["random_state"]  # resuming a run that drew its seed: keep that seed
+    if isinstance(random_state, np.random.Generator):
+        raise TypeError("random_state must be an int seed (or None) for explain_dataset: each image's seed is "
+                        "derived from it and the image's index; got a numpy Generator")
+    return resolve_seed(random_state)
+
+
+def explain_dataset(model: Any, images: Any, method: str = "gradcam", *, out: str | os.PathLike,
+                    backend: str = "local", targets: Any = None, top_labels: int | None = None,
+                    random_state: int | None = 0, batch_size: int | None = None,
+                    image_size: Any = None, preprocess: str | Callable = "unit",
+                    ray_address: str | None = None, num_workers: int | None = None,
+                    worker_resources: dict | None = None, verbose: int | bool = 1,
+                    **method_options: Any) -> DatasetResult:
+    """Explain every image of a dataset into ``out``: one Explanation file per image and target, resumable.
+
+    Images stream through the method (never all in memory). Each image's seed is derived from
+    ``random_state`` and the image's index, so its explanation is the same bit for bit whichever
+    backend, worker count or order produced it, and whether or not the run was interrupted.
+    Running again with the same ``out`` skips what is done: after a crash or Ctrl-C, call it again.
+
+    Parameters
+    ----------
+    model : keras.Model, str, path or callable
+        A Keras model, a model file or SavedModel directory, or a zero-argument factory that builds
+        the model (each Ray worker calls it to get its own copy). The local backend also accepts a
+        callable ``images -> scores`` (perturbation methods only).
+    images : array_like, iterable, tf.data.Dataset, str or list of str
+        An array (N, H, W, C); an iterable of images or batches (``(image, label)`` tuples take the
+        image); a ``tf.data.Dataset``; an image directory, a glob pattern or a list of image files
+        (sorted; an image's index is its position).
+    method : str
+        A method name of :func:`superexplain.explain` (``"gradcam"``, ``"lime"``, ...).
+    out : str or path
+        The run directory (created; reused to resume).
+    backend : {"local", "ray"}
+        ``"local"``: this process, streaming. ``"ray"``: Ray Data actors, each holding the model.
+    targets : int, str or list, optional
+        None (each image's top class), one class for every image, or one entry per image.
+    top_labels : int, optional
+        Explain each image's ``top_labels`` best classes instead.
+    random_state : int or None
+        The run's seed (None draws one, recorded in ``run.json`` and reused on resume).
+    batch_size : int, optional
+        Images per method call. Default: 32 for methods that draw no random numbers (Grad-CAM,
+        saliency, ...), 1 for the others, which must keep one seed per image.
+    image_size : int or (int, int), optional
+        Image files are resized (bilinear) to (height, width); default: the model's input size.
+    preprocess : str or callable
+        How image file pixels (0..255 RGB) become model input: ``"unit"`` (x/255, the default),
+        ``"none"``, ``"tf"``, ``"caffe"``, ``"torch"``, ``"module:function"`` or a callable on a
+        float32 batch -- the command line's conventions. Arrays are used as given.
+    ray_address : str, optional
+        None starts a local Ray (``num_workers`` CPUs); ``"auto"`` or ``"ray://host:10001"`` joins a
+        cluster. An already initialised Ray is used as is.
+    num_workers : int, optional
+        Ray actors, each with its own model (default: as many as the resources allow).
+    worker_resources : dict, optional
+        Ray resources of each actor, e.g. ``{"num_gpus": 1}`` (default ``{"num_cpus": 1}``).
+    verbose : int or bool
+        1: a progress bar over images; 2: also Ray's own logs and bars.
+    **method_options
+        Passed to the method (``layer=``, ``num_samples=``, ``class_names=``, ...).
+
+    Returns
+    -------
+    DatasetResult
+        The directory's index; ``.explanations()`` and ``.pairs()`` load lazily.
+
+    Examples
+    --------
+    >>> import tempfile, superexplain
+    >>> from superexplain.datasets import load_demo_model, make_shapes
+    >>> result = superexplain.explain_dataset(load_demo_model(), make_shapes(4, seed=0).images,
+    ...                                       method="gradcam", out=tempfile.mkdtemp(), verbose=0)
+    >>> len(result), result.index[0]["status"]
+    (4, 'done')
+    """
+    from .explain import method_function
+
+    check_choice(backend, "backend", ["local", "ray"])
+    method_function(method)  # an unknown method fails here, before any file is written
+    if not isinstance(verbose, (bool, int, np.integer)):
+        raise TypeError(f"verbose must be an int or a bool; got {describe(verbose)}")
+    verbose = int(verbose)
+    deterministic = method in DETERMINISTIC_METHODS
+    if batch_size is None:
+        batch_size = _DEFAULT_BATCH if deterministic else 1
+    batch_size = check_int(batch_size, "batch_size", 1)
+    if batch_size > 1 and not deterministic:
+        raise ValueError(f"batch_size must be 1 for method {method!r}: it draws random numbers, and each image "
+                         f"keeps its own seed only with one image per call; got {batch_size}")
+    if top_labels is not None:
+        top_labels = check_int(top_labels, "top_labels", 1)
+    if num_workers is not None:
+        num_workers = check_int(num_workers, "num_workers", 1)
+    if worker_resources is not None and not isinstance(worker_resources, dict):
+        raise TypeError(f"worker_resources must be a dict of Ray resources; got {describe(worker_resources)}")
+    if ray_address is not None and not isinstance(ray_address, str):
+        raise TypeError(f"ray_address must be None or a str such as 'auto'; got {describe(ray_address)}")
+    size = _check_image_size(image_size)
+    preprocess = _check_preprocess(preprocess)
+    out = _check_out(out)
+    seed = _resolve_seed(random_state, out)
+    source = open_source(images)
+    targets = _check_targets(targets, source.length)
+    options = jsonable_options(method_options, "method_options")
+    settings = {
+        "format_version": 1, "method": method, "options": options, "targets": targets, "top_labels": top_labels,
+        "random_state": seed, "batch_size": batch_size, "image_size": size,
+        "preprocess": jsonable_options(preprocess, "preprocess"), "source": source.description,
+    }
+    class_names = method_options.pop("class_names", None)
+    loader = Loader(size=tuple(size) if size else None, preprocess=preprocess)
+    os.makedirs(out, exist_ok=True)
+    index = RunIndex(out, settings)
+    try:
+        spec, model_class_names = _model_spec(model, backend, out)
+        plan = Plan(method, method_options, targets, top_labels, seed, loader,
+                    class_names if class_names is not None else model_class_names)
+        with progress(source.length or 0, f"explain_dataset {method}", verbose) as bar:
+            bar.update(len(index.done))
+            writer = _Writer(out, index, method, bar)
+            units = _pending_units(source, batch_size, index.done)
+            if backend == "local":
+                explainer = UnitExplainer(build_predictor(spec, plan.class_names), plan)
+                for unit in units:
+                    writer(explainer.explain_unit(unit))
+            else:
+                from ._dataset.ray_backend import run_on_ray
+
+                run_on_ray(units, spec, plan, writer, ray_address=ray_address, num_workers=num_workers,
+                           worker_resources=worker_resources, verbose=verbose)
+    finally:
+        index.close()
+    result = DatasetResult(out, read_index(out), settings)
+    if writer.failed:
+        warnings.warn(f"{writer.failed} image(s) could not be explained; see DatasetResult.failed or the 'error' "
+                      f"lines of {os.path.join(out, 'index.jsonl')}", stacklevel=2)
+    return result

@@ -1,0 +1,31 @@
+"""Evaluation metrics for explanations: Sensitivity-n, deletion/insertion, ROAD, localisation, agreement, controls."""
+from __future__ import annotations
+
+from ._results import AgreementResult, CurveResult, LocalisationResult, RoadResult, SensitivityResult
+from .agreement import SIMILARITIES, agreement, similarity
+from .controls import edge_map, random_map
+from .curves import deletion, insertion
+from .localisation import pointing_game, relevance_mass
+from .road import noisy_linear_impute, road
+from .sensitivity import default_ns, sensitivity_n
+
+__all__ = [
+    "sensitivity_n",
+    "default_ns",
+    "deletion",
+    "insertion",
+    "road",
+    "noisy_linear_impute",
+    "pointing_game",
+    "relevance_mass",
+    "agreement",
+    "similarity",
+    "SIMILARITIES",
+    "random_map",
+    "edge_map",
+    "SensitivityResult",
+    "CurveResult",
+    "RoadResult",
+    "LocalisationResult",
+    "AgreementResult",
+]

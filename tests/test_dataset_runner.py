@@ -1,0 +1,361 @@
+"""Tests of explain_dataset: identical results on both backends, resuming, corrupt files, bad input."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+import superexplain
+from superexplain import Explanation
+from superexplain.dataset_runner import DatasetResult, explain_dataset
+
+LIME = {"num_samples": 40}
+
+
+def expected_seed(random_state: int, index: int) -> int:
+    """The documented per-image seed: SeedSequence([random_state, index]), first 32-bit word."""
+    return int(np.random.SeedSequence([random_state, index]).generate_state(1)[0])
+
+
+def index_lines(out) -> list[dict]:
+    with open(os.path.join(out, "index.jsonl")) as handle:
+        return [json.loads(line) for line in handle]
+
+
+def explanations_by_file(result: DatasetResult) -> dict[str, Explanation]:
+    return {record["file"]: Explanation.load(os.path.join(result.out, record["file"])) for record in result.done}
+
+
+@pytest.fixture(scope="module")
+def images():
+    from superexplain.datasets import make_shapes
+
+    return make_shapes(7, seed=31).images
+
+
+@pytest.fixture(scope="module")
+def local_runs(demo_model, images, tmp_path_factory):
+    """Uninterrupted local runs, the reference the other tests compare with."""
+    base = tmp_path_factory.mktemp("reference")
+    return {
+        "gradcam": explain_dataset(demo_model, images, "gradcam", out=base / "gradcam", batch_size=3, verbose=0),
+        "lime": explain_dataset(demo_model, images, "lime", out=base / "lime", verbose=0, **LIME),
+    }
+
+
+# ---------------------------------------------------------------------------------------- results
+def test_each_image_is_explained_with_its_own_seed(demo_model, images, local_runs):
+    result = local_runs["lime"]
+    assert len(result) == len(images) and not result.failed
+    for i, (image, explanation) in enumerate(result.pairs()):
+        direct = superexplain.explain(demo_model, images[i:i + 1], method="lime", random_state=expected_seed(0, i),
+                                      verbose=0, **LIME)[0]
+        assert explanation == direct
+        np.testing.assert_array_equal(image, images[i])
+        assert result.index[i]["seed"] == expected_seed(0, i)
+
+
+def test_batched_gradcam_matches_one_image_calls(demo_model, images, local_runs):
+    result = local_runs["gradcam"]
+    assert [r["index"] for r in result.index] == list(range(len(images)))
+    for i, explanation in enumerate(result.explanations()):
+        direct = superexplain.explain(demo_model, images[i], method="gradcam", verbose=0)
+        np.testing.assert_allclose(explanation.heatmap, direct.heatmap, rtol=1e-5, atol=1e-6)
+        assert explanation.target == direct.target == result.index[i]["target"]
+        assert explanation.params["seed"] == expected_seed(0, i)
+
+
+def test_reopened_result_lists_the_same_explanations(local_runs, images):
+    result = local_runs["gradcam"]
+    reopened = DatasetResult.open(result.out)
+    assert reopened.index == result.index and len(reopened) == len(images)
+    assert reopened.settings["method"] == "gradcam" and reopened.settings["batch_size"] == 3
+    assert all(a == b for a, b in zip(reopened.explanations(), result.explanations()))
+
+
+def test_tf_data_and_iterable_sources_give_the_array_results(demo_model, images, local_runs, tmp_path):
+    import tensorflow as tf
+
+    labels = np.arange(len(images))
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(2)  # (image, label), batched
+    from_tf = explain_dataset(demo_model, dataset, "gradcam", out=tmp_path / "tf", batch_size=3, verbose=0)
+    from_iter = explain_dataset(demo_model, (image for image in images), "gradcam", out=tmp_path / "it",
+                                batch_size=3, verbose=0)
+    reference = explanations_by_file(local_runs["gradcam"])
+    assert explanations_by_file(from_tf) == reference
+    assert explanations_by_file(from_iter) == reference
+
+
+def test_top_labels_write_one_file_and_line_per_target(demo_model, images, tmp_path):
+    result = explain_dataset(demo_model, images[:3], "gradcam", out=tmp_path, top_labels=2, verbose=0)
+    scores = demo_model(images[:3]).numpy()
+    expected = [int(c) for row in np.argsort(-scores, axis=1)[:, :2] for c in row]
+    assert [r["target"] for r in result.index] == expected
+    assert [r["n_targets"] for r in result.index] == [2] * 6
+    assert len({r["file"] for r in result.index}) == 6
+
+
+def test_local_backend_streams_the_source(demo_model, images, tmp_path, monkeypatch):
+    from superexplain._dataset import index as index_module
+
+    pulled = []
+    seen_at_first_write = []
+    original = index_module.RunIndex.append
+
+    def append(self, records):
+        if not seen_at_first_write:
+            seen_at_first_write.append(len(pulled))
+        original(self, records)
+
+    def stream():
+        for image in np.concatenate([images] * 4):
+            pulled.append(1)
+            yield image
+
+    monkeypatch.setattr(index_module.RunIndex, "append", append)
+    result = explain_dataset(demo_model, stream(), "gradcam", out=tmp_path, batch_size=3, verbose=0)
+    assert len(result) == 4 * len(images)
+    assert seen_at_first_write == [4]  # one batch of 3, and the image that showed the batch was complete
+
+
+def test_drawn_seed_is_recorded_and_reused_on_resume(demo_model, images, tmp_path, monkeypatch):
+    with monkeypatch.context() as patch:
+        interrupt_after(patch, 3)
+        with pytest.raises(Interrupt):
+            explain_dataset(demo_model, images, "lime", out=tmp_path, random_state=None, verbose=0, **LIME)
+    drawn = DatasetResult.open(tmp_path).settings["random_state"]
+    result = explain_dataset(demo_model, images, "lime", out=tmp_path, random_state=None, verbose=0, **LIME)
+    assert [r["seed"] for r in result.index] == [expected_seed(drawn, i) for i in range(len(images))]
+    assert [e.params["seed"] for e in result.explanations()] == [expected_seed(drawn, i) for i in range(len(images))]
+
+
+def test_images_of_several_sizes_share_a_run_on_a_free_size_model(keras, tmp_path):
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((None, None, 3))
+    features = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inputs)
+    outputs = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(features))
+    model = keras.Model(inputs, outputs)
+    rng = np.random.default_rng(0)
+    sizes = [16, 24, 16, 24, 24]
+    images = [rng.random((size, size, 3), dtype=np.float32) for size in sizes]
+    result = explain_dataset(model, iter(images), "gradcam", out=tmp_path, batch_size=4, verbose=0)
+    assert [e.heatmap.shape for e in result.explanations()] == [(size, size) for size in sizes]
+    for image, explanation in zip(images, result.explanations()):
+        np.testing.assert_array_equal(explanation.image, image)
+
+
+# ---------------------------------------------------------------------------------------- resuming
+class Interrupt(KeyboardInterrupt):
+    pass
+
+
+def interrupt_after(monkeypatch, k: int) -> None:
+    """Make the index raise (as Ctrl-C would) when the k-th image's lines are about to be written."""
+    from superexplain._dataset import index as index_module
+
+    original = index_module.RunIndex.append
+    calls = {"n": 0}
+
+    def append(self, records):
+        calls["n"] += 1
+        if calls["n"] == k:
+            raise Interrupt
+        original(self, records)
+
+    monkeypatch.setattr(index_module.RunIndex, "append", append)
+
+
+@pytest.mark.parametrize("method", ["gradcam", "lime"])
+def test_interrupted_then_resumed_run_equals_uninterrupted_run(demo_model, images, local_runs, tmp_path,
+                                                               monkeypatch, method):
+    options = {"batch_size": 3} if method == "gradcam" else LIME
+    out = tmp_path / method
+    with monkeypatch.context() as patch:
+        interrupt_after(patch, 5)  # gradcam: inside the second batch of 3, which must be re-run whole
+        with pytest.raises(Interrupt):
+            explain_dataset(demo_model, images, method, out=out, verbose=0, **options)
+    assert [r["index"] for r in index_lines(out)] == [0, 1, 2, 3]
+    resumed = explain_dataset(demo_model, images, method, out=out, verbose=0, **options)
+    lines = index_lines(out)
+    assert sorted(r["index"] for r in lines) == list(range(len(images)))  # every image once
+    assert explanations_by_file(resumed) == explanations_by_file(local_runs[method])
+
+
+def test_half_written_files_are_not_taken_as_done(demo_model, images, local_runs, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        interrupt_after(patch, 4)
+        with pytest.raises(Interrupt):
+            explain_dataset(demo_model, images, "lime", out=out, verbose=0, **LIME)
+    folder = out / "explanations"
+    # what a crash can leave: a temporary file cut short, a renamed file whose line never came,
+    # and an index line cut short
+    (folder / "000004_t0.tmp-999.npz").write_bytes(b"PK\x03\x04 cut short")
+    assert (folder / local_runs["lime"].index[3]["file"].split("/")[1]).exists()
+    with open(out / "index.jsonl", "a") as handle:
+        handle.write('{"index": 5, "status": "do')
+    resumed = explain_dataset(demo_model, images, "lime", out=out, verbose=0, **LIME)
+    assert sorted(r["index"] for r in index_lines(out)) == list(range(len(images)))
+    assert not [name for name in os.listdir(folder) if ".tmp-" in name]
+    assert explanations_by_file(resumed) == explanations_by_file(local_runs["lime"])
+
+
+def test_run_killed_with_sigkill_resumes_to_the_same_set(demo_model, images, local_runs, tmp_path):
+    out = tmp_path / "killed"
+    np.save(tmp_path / "images.npy", images)
+    script = textwrap.dedent(f"""
+        import numpy as np, superexplain
+        from superexplain.datasets import load_demo_model
+        images = np.load({str(tmp_path / 'images.npy')!r})
+        images = np.concatenate([images] * 200)  # far more work than the test waits for
+        superexplain.explain_dataset(load_demo_model(), images, "lime", out={str(out)!r}, verbose=0,
+                                     num_samples={LIME['num_samples']})
+    """)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(superexplain.__file__)))
+    env = {**os.environ, "PYTHONPATH": root, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    process = subprocess.Popen([sys.executable, "-c", script], env=env, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            if (out / "index.jsonl").exists() and len(index_lines(out)) >= 3:
+                break
+            time.sleep(0.05)
+        assert process.poll() is None, "the run ended before it could be killed"
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert 3 <= len(index_lines(out)) < len(images) * 200
+    resumed = explain_dataset(demo_model, images, "lime", out=out, verbose=0, **LIME)  # the first 7 images
+    lines = index_lines(out)
+    assert len({r["index"] for r in lines}) == len(lines)  # no image done twice
+    assert sorted(r["index"] for r in lines)[:len(images)] == list(range(len(images)))
+    mine = [r for r in resumed.done if r["index"] < len(images)]
+    got = {r["file"]: Explanation.load(os.path.join(out, r["file"])) for r in mine}
+    assert got == explanations_by_file(local_runs["lime"])
+
+
+# ---------------------------------------------------------------------------------------- files
+def test_corrupt_image_in_a_directory_is_reported_and_the_run_goes_on(demo_model, images, tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    pixels = (images[:3] * 255).round().astype(np.uint8)
+    for i, image in enumerate(pixels):
+        Image.fromarray(image).save(folder / f"img{i}.png")
+    (folder / "img1b.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")  # sorts between img1 and img2
+    with pytest.warns(UserWarning, match="1 image"):
+        result = explain_dataset(demo_model, str(folder), "gradcam", out=tmp_path / "out", verbose=0)
+    assert [r["id"] for r in result.index] == ["img0.png", "img1.png", "img1b.png", "img2.png"]
+    assert [r["status"] for r in result.index] == ["done", "done", "error", "done"]
+    assert "img1b.png" in result.failed[0]["error"] and result.failed[0]["file"] is None
+    assert len(result) == 3
+    for (image, explanation), original in zip(result.pairs(), pixels):
+        np.testing.assert_array_equal(image, original.astype(np.float32) / 255)  # preprocess="unit"
+
+
+# ---------------------------------------------------------------------------------------- ray
+@pytest.fixture(scope="module")
+def ray_started():
+    from superexplain._dataset import ray_backend
+
+    ray = ray_backend.import_ray()
+    started = ray_backend._start(ray, None, 2, 0)  # a local Ray with 2 CPUs, as explain_dataset starts it
+    yield ray
+    if started:
+        ray.shutdown()
+
+
+@pytest.mark.parametrize("method", ["gradcam", "lime"])
+def test_ray_backend_writes_the_local_backend_explanations(demo_model, images, local_runs, tmp_path, ray_started,
+                                                           method):
+    from superexplain.datasets import load_demo_model
+
+    options = {"batch_size": 3} if method == "gradcam" else LIME
+    # gradcam ships the in-memory model (saved to a .keras file); lime lets each worker call a factory
+    model = demo_model if method == "gradcam" else load_demo_model
+    result = explain_dataset(model, images, method, out=tmp_path, backend="ray", num_workers=2, verbose=0,
+                             **options)
+    reference = local_runs[method]
+    assert [r["index"] for r in result.index] == [r["index"] for r in reference.index]
+    assert [(r["target"], r["score"]) for r in result.index] == [(r["target"], r["score"]) for r in reference.index]
+    assert explanations_by_file(result) == explanations_by_file(reference)
+
+
+def test_ray_backend_needs_a_model_it_can_ship(images, tmp_path):
+    with pytest.raises(TypeError, match="factory"):
+        explain_dataset(lambda x: x.mean(axis=(1, 2)), images, "lime", out=tmp_path, backend="ray", verbose=0)
+
+
+def test_missing_ray_says_how_to_install_it(images, tmp_path, monkeypatch, demo_model):
+    import superexplain._dataset.ray_backend as ray_backend
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(ImportError, match=r'pip install "superexplain\[ray\]"'):
+        ray_backend.import_ray()
+
+
+# ---------------------------------------------------------------------------------------- bad input
+def test_bad_arguments_are_rejected_with_their_name(demo_model, images, tmp_path):
+    with pytest.raises(ValueError, match="backend"):
+        explain_dataset(demo_model, images, "gradcam", out=tmp_path / "a", backend="spark")
+    with pytest.raises(ValueError, match="method"):
+        explain_dataset(demo_model, images, "nope", out=tmp_path / "a")
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    with pytest.raises(ValueError, match="not a directory"):
+        explain_dataset(demo_model, images, "gradcam", out=a_file)
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "thesis.tex").write_text("x")
+    with pytest.raises(ValueError, match="run.json"):
+        explain_dataset(demo_model, images, "gradcam", out=tmp_path / "foreign")
+    with pytest.raises(TypeError, match="out"):
+        explain_dataset(demo_model, images, "gradcam", out=3)
+    with pytest.raises(ValueError, match="batch_size"):
+        explain_dataset(demo_model, images, "lime", out=tmp_path / "b", batch_size=4)
+    with pytest.raises(TypeError, match="random_state"):
+        explain_dataset(demo_model, images, "lime", out=tmp_path / "b", random_state=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="targets"):
+        explain_dataset(demo_model, images, "gradcam", out=tmp_path / "b", targets=[0, 1])
+    with pytest.raises(TypeError, match="images"):
+        explain_dataset(demo_model, 5, "gradcam", out=tmp_path / "b")
+    with pytest.raises(ValueError, match="image_size"):
+        explain_dataset(demo_model, images, "gradcam", out=tmp_path / "b", image_size=(0, 3))
+    assert not os.path.exists(tmp_path / "a") and not os.path.exists(tmp_path / "b")  # nothing written
+
+
+def test_resuming_with_other_settings_is_refused(demo_model, images, local_runs):
+    out = local_runs["lime"].out
+    with pytest.raises(ValueError, match="method"):
+        explain_dataset(demo_model, images, "gradcam", out=out, verbose=0)
+    with pytest.raises(ValueError, match="options"):
+        explain_dataset(demo_model, images, "lime", out=out, verbose=0, num_samples=41)
+    with pytest.raises(ValueError, match="random_state"):
+        explain_dataset(demo_model, images, "lime", out=out, verbose=0, random_state=1, **LIME)
+    assert len(DatasetResult.open(out)) == len(images)  # untouched
+
+
+def test_a_second_writer_on_the_same_directory_is_refused(demo_model, images, local_runs):
+    from superexplain._dataset.index import RunIndex, read_settings
+
+    out = local_runs["gradcam"].out
+    holder = RunIndex(out, read_settings(out))
+    try:
+        with pytest.raises(RuntimeError, match="another"):
+            explain_dataset(demo_model, images, "gradcam", out=out, batch_size=3, verbose=0)
+    finally:
+        holder.close()
+
+
+def test_open_refuses_a_directory_that_is_not_a_run(tmp_path):
+    with pytest.raises(ValueError, match="run.json"):
+        DatasetResult.open(tmp_path)
