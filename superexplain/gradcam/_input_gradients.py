@@ -1,0 +1,180 @@
+"""The compiled, batched input-gradient function: target scores and d score / d input, one target per row."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+__all__ = ["input_gradient_function", "input_gradients", "sync_guided"]
+
+
+def _guided_model(model: Any) -> tuple[Any, int]:
+    from ..models import _keras
+    from ._guided import guided_copy
+
+    return _keras.compiled(model, ("guided_copy",), lambda: guided_copy(model))
+
+
+def input_gradient_function(predictor: Any, score: str = "logit", guided: bool = False) -> tuple[Callable, str, int]:
+    """The compiled gradient function for ``predictor``'s model, built once per (model, score, guided).
+
+    Returns ``(function, score_kind, guided_relus)``; ``function(images, targets)`` takes a batch
+    (N, H, W, C) in the model's input dtype and int32 class indices (N,), one per row, and returns
+    ``(scores (N,), gradients (N, H, W, C))`` as tensors: the score of each row's target and its
+    gradient with respect to that row's input. The signature has a free batch dimension, so batches
+    of any size share one trace. With ``guided=True`` the gradients come from a private copy of
+    the model with rectified ReLU gradients (its weights are synced by :func:`input_gradients`).
+    A plain callable raises TypeError (from ``predictor.score_function``).
+    """
+    from ..models import _keras
+
+    _, kind = predictor.score_function(score)  # raises TypeError for plain callables
+    model = predictor.keras_model
+    guided_relus = _guided_model(model)[1] if guided else 0
+
+    def build():
+        import tensorflow as tf
+
+        from ..models import as_predictor
+
+        source = as_predictor(_guided_model(model)[0]) if guided else predictor
+        score_fn, _ = source.score_function(score)
+        height, width, channels = predictor.input_shape
+        dtype = model.inputs[0].dtype if getattr(model, "inputs", None) else "float32"
+        specs = [tf.TensorSpec([None, height, width, channels], dtype), tf.TensorSpec([None], tf.int32)]
+
+        def gradients(images, targets):
+            with tf.GradientTape() as tape:
+                tape.watch(images)
+                scores = tf.convert_to_tensor(score_fn(images))
+                scores = tf.reshape(scores, [tf.shape(scores)[0], -1])
+                # rows are independent in inference mode, so the gradient of the sum is per row
+                picked = tf.gather(scores, targets, axis=1, batch_dims=1)
+            grads = tape.gradient(picked, images)
+            if grads is None:  # the score does not depend on the input
+                grads = tf.zeros_like(images)
+            return tf.cast(picked, tf.float32), tf.cast(grads, tf.float32)
+
+        return tf.function(gradients, input_signature=specs, reduce_retracing=True)
+
+    return _keras.compiled(model, ("input_gradients", score, bool(guided)), build), kind, guided_relus
+
+
+def input_gradients(function: Callable, predictor: Any, images: np.ndarray,
+                    targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Run a function from :func:`input_gradient_function` on numpy arrays; returns numpy arrays.
+
+    Examples
+    --------
+    >>> import numpy as np, keras
+    >>> from superexplain.models import as_predictor
+    >>> model = keras.Sequential([keras.Input((2, 2, 1)), keras.layers.Flatten(), keras.layers.Dense(2)])
+    >>> predictor = as_predictor(model)
+    >>> function, kind, _ = input_gradient_function(predictor)
+    >>> scores, grads = input_gradients(function, predictor, np.ones((3, 2, 2, 1), np.float32), np.array([0, 1, 0]))
+    >>> grads.shape
+    (3, 2, 2, 1)
+    """
+    from ..models import _keras
+
+    batch = _keras.as_float_input(np.ascontiguousarray(images, dtype=np.float32), predictor.keras_model)
+    scores, grads = function(batch, np.asarray(targets, dtype=np.int32))
+    return scores.numpy(), grads.numpy()
+
+
+def sync_guided(predictor: Any) -> None:
+    """Bring the guided copy's weights up to date with the user's model (before each guided run)."""
+    from ._guided import sync_weights
+
+    model = predictor.keras_model
+    sync_weights(model, _guided_model(model)[0])
+
+
+def accumulate_attributions(predictor: Any, images: np.ndarray, jobs: list[tuple[int, int]], *, score: str,
+                            guided: bool, alphas: np.ndarray, alpha_weights: np.ndarray,
+                            baselines: np.ndarray | None, num_groups: int = 1,
+                            noise_scales: np.ndarray | None = None, rng: np.random.Generator | None = None,
+                            batch_size: int = 64, verbose: int | bool = 0,
+                            desc: str = "gradients") -> tuple[np.ndarray, np.ndarray | None]:
+    """The one batching loop of the pixel-gradient methods.
+
+    Every job ``(image index, target)`` has ``num_groups`` groups (noise samples; 1 without
+    noise); each group evaluates the gradient at ``len(baselines) * len(alphas)`` points
+    ``b + alpha (x' - b)`` where ``x' = x + noise``. A group's attribution is
+    ``sum_{b, alpha} weight(alpha) / n_b * grad * (x' - b)`` (``* 1`` when ``baselines`` is None,
+    i.e. plain gradients). All rows of all jobs are flattened and cut into batches of
+    ``batch_size``, so many images, targets, steps and samples share each compiled call.
+
+    Noise is drawn per image (shared by its targets) from ``rng`` in image order, so the result
+    does not depend on ``batch_size``'s effect on the draw order.
+
+    Returns the mean over groups (J, H, W, C) and, when ``num_groups > 1``, the population
+    variance over groups (float64 arrays).
+    """
+    from .._progress import progress
+    from ..models import _keras
+
+    function, _, _ = input_gradient_function(predictor, score, guided)
+    call = function.get_concrete_function()  # skips the per-call signature matching of tf.function
+    if guided:
+        sync_guided(predictor)
+    alphas = np.asarray(alphas, dtype=np.float64)
+    alpha_weights = np.asarray(alpha_weights, dtype=np.float64)
+    n_baselines = 1 if baselines is None else baselines.shape[1]
+    points = n_baselines * alphas.size
+    total_rows = len(jobs) * num_groups * points
+    job_images = np.array([image for image, _ in jobs], dtype=np.int64)
+    job_targets = np.array([target for _, target in jobs], dtype=np.int32)
+    shape = images.shape[1:]
+    sums = np.zeros((len(jobs),) + shape, np.float64)
+    squares = np.zeros_like(sums) if num_groups > 1 else None
+    group_sum = np.zeros(shape, np.float64)  # the group being accumulated (groups may straddle batches)
+    noise: dict[int, np.ndarray] = {}
+
+    def noise_of(image: int) -> np.ndarray:
+        if image not in noise:
+            for old in [key for key in noise if key < image]:
+                del noise[old]
+            draws = rng.standard_normal((num_groups,) + shape, dtype=np.float32)
+            noise[image] = draws * np.float32(noise_scales[image])
+        return noise[image]
+
+    starts = range(0, total_rows, batch_size)
+    with progress(len(starts), desc, verbose) as bar:
+        for start in starts:
+            rows = np.arange(start, min(start + batch_size, total_rows))
+            group_ids, point = np.divmod(rows, points)
+            job, group = np.divmod(group_ids, num_groups)
+            baseline_index, alpha_index = np.divmod(point, alphas.size)
+            image_index = job_images[job]
+            inputs = images[image_index]
+            if noise_scales is not None:
+                inputs = inputs + np.stack([noise_of(i)[g] for i, g in zip(image_index, group)])
+            if baselines is None:
+                multiplier, batch = None, inputs
+            else:
+                base = baselines[image_index, baseline_index]
+                multiplier = inputs - base
+                alpha = alphas[alpha_index]
+                batch = base + alpha.astype(np.float32)[:, None, None, None] * multiplier
+                at_input = alpha == 1
+                batch[at_input] = inputs[at_input]  # alpha == 1 is the input itself, exactly
+            grads = call(_keras.as_float_input(batch, predictor.keras_model), job_targets[job])[1].numpy()
+            grads *= (alpha_weights[alpha_index] / n_baselines).astype(np.float32)[:, None, None, None]
+            if multiplier is not None:
+                grads *= multiplier
+            # sum contiguous runs of the same group, then fold finished groups into their job
+            run_starts = np.flatnonzero(np.r_[True, group_ids[1:] != group_ids[:-1]])
+            run_sums = np.add.reduceat(grads, run_starts, axis=0, dtype=np.float64)
+            for run, first in enumerate(run_starts):
+                group_sum += run_sums[run]
+                last = rows[run_starts[run + 1] - 1] if run + 1 < len(run_starts) else rows[-1]
+                if last % points == points - 1:
+                    sums[job[first]] += group_sum
+                    if squares is not None:
+                        squares[job[first]] += group_sum * group_sum
+                    group_sum[...] = 0.0
+            bar.update()
+    mean = sums / num_groups
+    variance = None if squares is None else np.maximum(squares / num_groups - mean * mean, 0.0)
+    return mean, variance
