@@ -156,3 +156,35 @@ def test_prediction_does_not_modify_input(softmax_cnn, rng):
     before = images.copy()
     as_predictor(softmax_cnn).predict(images)
     np.testing.assert_array_equal(images, before)
+
+
+def test_subclassed_model_predicts_through_the_adapter(keras, rng):
+    class TinyNet(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.flatten = keras.layers.Flatten()
+            self.dense = keras.layers.Dense(3)
+
+        def call(self, x):
+            return self.dense(self.flatten(x))
+
+    model = TinyNet()
+    images = rng.random((4, 5, 5, 3)).astype(np.float32)
+    model(images)  # build
+    predictor = as_predictor(model)
+    assert predictor.output_activation == "unknown" and not predictor.has_logits
+    np.testing.assert_allclose(predictor.predict(images), model(images).numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_explained_models_are_freed_once_the_user_drops_them(keras, rng):
+    import gc
+    import weakref
+
+    model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(2),
+                              keras.layers.Softmax()])
+    as_predictor(model).predict(rng.random((2, 4, 4, 1)), output="logits")
+    assert as_predictor(model)._logits_fn is as_predictor(model)._logits_fn  # built once, reused
+    reference = weakref.ref(model)
+    del model
+    gc.collect()
+    assert reference() is None

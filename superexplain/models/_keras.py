@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import weakref
 from typing import Any, Callable
 
 import numpy as np
@@ -152,26 +151,38 @@ def split_output_activation(model) -> tuple[str, Callable | None, str]:
     )
 
 
-# One cache of compiled functions per live model; entries die with the model.
-_CACHE: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+_CACHE_ATTRIBUTE = "_superexplain_compiled"
 
 
 def compiled(model, key: Any, build: Callable[[], Callable]) -> Callable:
-    """Return the compiled function cached for ``(model, key)``, building it on first use."""
+    """Return the compiled function cached for ``(model, key)``, building it on first use.
+
+    The cache lives on the model object itself (set past Keras' attribute tracking, so it is
+    neither saved nor cloned with the model): the compiled functions refer to the model, and a
+    cache held anywhere else would keep every explained model alive for ever.
+    """
+    cache = getattr(model, "__dict__", {}).get(_CACHE_ATTRIBUTE)
+    if cache is None:
+        cache = {}
+        try:
+            object.__setattr__(model, _CACHE_ATTRIBUTE, cache)
+        except (AttributeError, TypeError):  # an object that takes no attributes: no caching
+            return build()
+    if key not in cache:
+        cache[key] = build()
+    return cache[key]
+
+
+def input_dtype(model) -> str:
+    """The dtype of the model's input where it declares one, else float32."""
     try:
-        per_model = _CACHE.setdefault(model, {})
-    except TypeError:  # an object that cannot be weakly referenced: no caching
-        return build()
-    if key not in per_model:
-        per_model[key] = build()
-    return per_model[key]
+        dtype = model.inputs[0].dtype
+    except (AttributeError, IndexError, ValueError, TypeError):
+        return "float32"
+    return getattr(dtype, "name", dtype) or "float32"
 
 
 def as_float_input(batch: np.ndarray, model) -> np.ndarray:
     """Cast a float32 batch to the model input's dtype where the model declares one."""
-    try:
-        dtype = model.inputs[0].dtype
-    except (AttributeError, IndexError, ValueError, TypeError):
-        return batch
-    dtype = getattr(dtype, "name", dtype)
-    return batch if dtype in (None, "float32") else batch.astype(dtype)
+    dtype = input_dtype(model)
+    return batch if dtype == "float32" else batch.astype(dtype)

@@ -70,7 +70,9 @@ class Predictor:
             self.keras_model = model
             self.function: Callable | None = None
             self.input_shape = _keras.model_input_shape(model) or (None, None, None)
-            self.output_activation, self._logits_fn, self._logits_note = _keras.split_output_activation(model)
+            # built once per model (it creates a Keras graph for the logits), then reused
+            self.output_activation, self._logits_fn, self._logits_note = _keras.compiled(
+                model, "split_output_activation", lambda: _keras.split_output_activation(model))
             try:
                 shape = tuple(model.outputs[0].shape)
             except (AttributeError, ValueError, IndexError):
@@ -147,7 +149,7 @@ class Predictor:
             import tensorflow as tf
 
             fn = self._logits_fn if output == "logits" else (lambda x: model(x, training=False))
-            spec = tf.TensorSpec([None, height, width, channels], model.inputs[0].dtype if model.inputs else tf.float32)
+            spec = tf.TensorSpec([None, height, width, channels], _keras.input_dtype(model))
             return tf.function(fn, input_signature=[spec], reduce_retracing=True)
 
         return _keras.compiled(model, ("predict", output), build)
