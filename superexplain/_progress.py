@@ -32,7 +32,7 @@ class ProgressBar:
         if not self.enabled:
             return
         now = time.perf_counter()
-        if now - self._start < self.delay and self.count < self.total:
+        if now - self._start < self.delay:  # quick work stays quiet, finished or not
             return
         if now - self._last_draw < 0.1 and self.count < self.total:
             return
