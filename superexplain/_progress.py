@@ -26,6 +26,7 @@ class ProgressBar:
         self._start = time.perf_counter()
         self._last_draw = 0.0
         self._drawn = False
+        self._drawn_count = -1
 
     def update(self, n: int = 1) -> None:
         self.count += n
@@ -52,10 +53,12 @@ class ProgressBar:
         self.stream.write(text)
         self.stream.flush()
         self._drawn = True
+        self._drawn_count = self.count
 
     def close(self) -> None:
         if self.enabled and self._drawn:
-            self._draw(time.perf_counter())
+            if self._drawn_count != self.count:  # the final state was not shown yet
+                self._draw(time.perf_counter())
             self.stream.write("\n")
             self.stream.flush()
 

@@ -28,3 +28,10 @@ def test_disabled_bar_draws_nothing_even_when_slow():
     with ProgressBar(2, "off", enabled=False, stream=stream, delay=0.0) as bar:
         bar.update(2)
     assert stream.getvalue() == ""
+
+
+def test_the_final_state_is_drawn_once():
+    stream = io.StringIO()
+    with ProgressBar(2, "once", stream=stream, delay=0.0) as bar:
+        bar.update(2)
+    assert stream.getvalue().count("2/2") == 1
