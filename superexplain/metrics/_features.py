@@ -14,7 +14,6 @@ __all__ = [
     "feature_attributions",
     "substrate_image",
     "score_masks",
-    "output_for",
 ]
 
 
@@ -100,28 +99,20 @@ def blurred(image: np.ndarray, sigma: float = 5.0, size: int = 11) -> np.ndarray
     ).astype(np.float32)
 
 
-def output_for(predictor, score: str) -> tuple[str, str]:
-    """The ``predict`` output and its kind for ``score`` in {"logit", "probability"}."""
-    check_choice(score, "score", ("logit", "probability"))
-    output = "logits" if score == "logit" and predictor.has_logits else "output"
-    return output, predictor.score_kind(output)
-
-
 def score_masks(predictor, image: np.ndarray, labels: np.ndarray, keep: np.ndarray, substrate: np.ndarray,
                 target: int, output: str, batch_size: int | None = None) -> np.ndarray:
     """The target's score for every keep-mask: (M,) for ``keep`` of shape (M, K) bool.
 
-    Kept features show the image, the others the substrate. Masked images are built and scored
-    a chunk at a time, so memory stays bounded whatever M is.
+    Kept features show the image, the others the substrate. The masked images are built and
+    scored by the perturbation engine, one batch at a time, so memory stays bounded whatever M is.
     """
+    from ..perturbation._engine import SegmentMasker
+    from ..perturbation._engine import score_masks as score_engine_masks
+
     size = predictor.batch_size if batch_size is None else check_int(batch_size, "batch_size", 1)
     size = max(size, 256)  # masked copies of one small image: big batches amortise each model call
-    flat_labels = labels.ravel()
-    height, width, channels = image.shape
-    out = np.empty(keep.shape[0], dtype=np.float64)
-    for start in range(0, keep.shape[0], size):
-        pixel_keep = keep[start:start + size][:, flat_labels].reshape(-1, height, width, 1)
-        batch = np.where(pixel_keep, image[None], substrate[None]).astype(np.float32)
-        scores = predictor.predict(batch, output=output, batch_size=size, validate=False)
-        out[start:start + size] = scores[:, target]
-    return out
+    if keep.shape[0] == 0:
+        return np.empty(0, dtype=np.float64)
+    scores = score_engine_masks(predictor, SegmentMasker(image, labels, substrate), keep, size, output, verbose=0,
+                                desc="metric")
+    return scores[:, target].astype(np.float64)

@@ -8,7 +8,7 @@ import numpy as np
 from .._progress import progress
 from .._validation import check_choice, check_float, check_int, check_random_state, resolve_seed
 from ..models import as_predictor
-from ._features import attribution_density, blurred, feature_attributions, feature_labels, output_for, \
+from ._features import attribution_density, blurred, feature_attributions, feature_labels, \
     score_masks, substrate_image
 from ._inputs import resolve_items, resolve_target
 from ._results import CurveResult
@@ -32,7 +32,7 @@ def _curve(kind: str, model: Any, image: Any, explanation: Any, step: Any, subst
     items, single, names = resolve_items(image, explanation, several_methods=False)
     seed = resolve_seed(random_state)
     rng = check_random_state(random_state if seed is None else seed)
-    output, score_kind = output_for(predictor, score)
+    output, score_kind = predictor.output_for(score)
     check_choice(features, "features", ("segments", "pixels"))
     images, _ = predictor.check_images(np.stack([item.image for item in items]), "image")
     image_scores = predictor.predict(images, output=output, batch_size=batch_size, validate=False)

@@ -8,7 +8,7 @@ import numpy as np
 from .._progress import progress
 from .._validation import check_float, check_random_state, describe, resolve_seed
 from ..models import as_predictor
-from ._features import attribution_density, feature_attributions, feature_labels, output_for
+from ._features import attribution_density, feature_attributions, feature_labels
 from ._inputs import resolve_items, resolve_target
 from .curves import relevance_order
 from ._results import RoadResult
@@ -146,7 +146,7 @@ def road(model: Any, image: Any, explanation: Any = None, percentiles: Any = tup
     noise = check_float(noise, "noise", 0.0)
     seed = resolve_seed(random_state)
     rng = check_random_state(random_state if seed is None else seed)
-    output, score_kind = output_for(predictor, score)
+    output, score_kind = predictor.output_for(score)
     images, _ = predictor.check_images(np.stack([item.image for item in items]), "image")
     image_scores = predictor.predict(images, output=output, batch_size=batch_size, validate=False)
     morf = np.empty((len(items), levels.size))

@@ -8,7 +8,7 @@ import numpy as np
 from .._progress import progress
 from .._validation import check_int, check_random_state, describe, resolve_seed
 from ..models import as_predictor
-from ._features import attribution_density, feature_attributions, feature_labels, output_for, score_masks, \
+from ._features import attribution_density, feature_attributions, feature_labels, score_masks, \
     substrate_image
 from ._inputs import resolve_items, resolve_target
 from ._results import SensitivityResult
@@ -127,7 +127,7 @@ def sensitivity_n(model: Any, image: Any, explanation: Any = None, ns: Any = Non
     num_subsets = check_int(num_subsets, "num_subsets", 2)
     seed = resolve_seed(random_state)
     rng = check_random_state(random_state if seed is None else seed)
-    output, score_kind = output_for(predictor, score)
+    output, score_kind = predictor.output_for(score)
     images, _ = predictor.check_images(np.stack([item.image for item in items]), "image")
     image_scores = predictor.predict(images, output=output, batch_size=batch_size, validate=False)
     labels_per_item = []

@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .._progress import progress
-from .._validation import check_images, check_int, check_target, describe
+from .._validation import check_choice, check_images, check_int, check_target, describe
 
 __all__ = ["Predictor", "as_predictor"]
 
@@ -229,16 +229,20 @@ class Predictor:
                 bar.update()
         return np.concatenate(chunks, axis=0)
 
-    def scores(self, images: Any, score: str = "logit", **kwargs) -> tuple[np.ndarray, str]:
-        """Scores in the units a method explains, and their kind.
+    def output_for(self, score: str) -> tuple[str, str]:
+        """``score`` -> the ``predict`` output to ask for and the kind of score it gives.
 
-        ``score="logit"`` gives pre-softmax logits where the model has them and the output
-        otherwise; ``score="probability"`` gives the model's output.
+        ``score="logit"`` asks for pre-softmax logits where the model has them and its output
+        otherwise; ``score="probability"`` asks for the model's output.
         """
-        if score not in ("logit", "probability"):
-            raise ValueError(f"score must be 'logit' or 'probability'; got {score!r}")
+        check_choice(score, "score", ("logit", "probability"))
         output = "logits" if score == "logit" and self.has_logits else "output"
-        return self.predict(images, output=output, **kwargs), self.score_kind(output)
+        return output, self.score_kind(output)
+
+    def scores(self, images: Any, score: str = "logit", **kwargs) -> tuple[np.ndarray, str]:
+        """Scores in the units a method explains, and their kind (see :meth:`output_for`)."""
+        output, kind = self.output_for(score)
+        return self.predict(images, output=output, **kwargs), kind
 
     def score_function(self, score: str = "logit") -> tuple[Callable, str]:
         """A differentiable function ``x (tensor batch) -> scores (tensor)`` and the kind of score.

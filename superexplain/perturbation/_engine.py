@@ -18,7 +18,6 @@ __all__ = [
     "predict_in_batches",
     "SegmentMasker",
     "blend",
-    "resolve_output",
     "resolve_segments",
     "unperturbed_targets",
     "paint",
@@ -49,7 +48,7 @@ def predict_in_batches(predictor, make_batch: Callable[[int, int], np.ndarray], 
     batch_size : int, optional
         Images per model call (default: the predictor's ``batch_size``, 64 unless set there).
     output : {"output", "logits"}
-        The model's own output or its pre-softmax/sigmoid scores (see :func:`resolve_output`).
+        The model's own output or its pre-softmax/sigmoid scores (see ``Predictor.output_for``).
     verbose : int or bool
         A progress bar over batches.
     desc : str
@@ -159,14 +158,6 @@ class SegmentMasker:
     def __call__(self, masks: np.ndarray) -> np.ndarray:
         # one gather paints every mask's segments at once: (b, K) -> (b, H, W)
         return blend(self.image, self.hide, np.asarray(masks, dtype=bool)[:, self.segments])
-
-
-def resolve_output(predictor, score: str) -> tuple[str, str]:
-    """``score`` ("probability": the model's output; "logit": pre-softmax scores where the model
-    has them) -> the adapter's ``output`` argument and the recorded ``score_kind``."""
-    check_choice(score, "score", SCORES)
-    output = "logits" if score == "logit" and predictor.has_logits else "output"
-    return output, predictor.score_kind(output)
 
 
 def resolve_segments(image: np.ndarray, segmentation: Any = "slic", segments: Any = None,

@@ -8,7 +8,7 @@ import numpy as np
 
 from .._validation import check_float, check_random_state, resolve_seed
 from ..explanation import Explanation
-from ._engine import (SegmentMasker, check_common, paint, per_image_segments, resolve_output, resolve_segments,
+from ._engine import (SegmentMasker, check_common, paint, per_image_segments, resolve_segments,
                       score_masks, unperturbed_targets)
 from ._hide import describe_hide, hide_image
 from .samplers import MaskSample, shapley_masks
@@ -119,7 +119,7 @@ def run_kernelshap(predictor, images: np.ndarray, *, targets: Any = None, top_la
     alpha = check_float(alpha, "alpha", 0.0)
     seed = resolve_seed(random_state)
     rng = check_random_state(random_state if isinstance(random_state, np.random.Generator) else seed)
-    output, score_kind = resolve_output(predictor, score)
+    output, score_kind = predictor.output_for(score)
     _, target_lists = unperturbed_targets(predictor, images, targets, top_labels, output)
     explanations = []
     for index, image in enumerate(images):

@@ -8,7 +8,7 @@ import numpy as np
 from .._validation import check_int, describe, resolve_seed
 from ..explanation import Explanation
 from ._engine import (SegmentMasker, blend, check_common, paint, per_image_segments, predict_in_batches,
-                      resolve_output, resolve_segments, score_masks, unperturbed_targets)
+                      resolve_segments, score_masks, unperturbed_targets)
 from ._hide import describe_hide, hide_image
 
 __all__ = ["run_occlusion", "window_positions"]
@@ -96,7 +96,7 @@ def run_occlusion(predictor, images: np.ndarray, *, targets: Any = None, top_lab
     """
     check_common(2, batch_size, score)
     seed = resolve_seed(random_state)  # occlusion draws nothing; the seed is recorded for uniformity
-    output, score_kind = resolve_output(predictor, score)
+    output, score_kind = predictor.output_for(score)
     height, width = images.shape[1:3]
     if window is None and stride is not None:
         raise ValueError("stride is only used with window (sliding-window occlusion); give window too")

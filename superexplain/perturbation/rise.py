@@ -7,7 +7,7 @@ import numpy as np
 
 from .._validation import check_float, check_int, check_random_state, resolve_seed
 from ..explanation import Explanation
-from ._engine import blend, check_common, predict_in_batches, resolve_output, unperturbed_targets
+from ._engine import blend, check_common, predict_in_batches, unperturbed_targets
 from ._hide import describe_hide, hide_image
 
 __all__ = ["run_rise", "bilinear_matrix", "RiseMasks"]
@@ -100,7 +100,7 @@ def run_rise(predictor, images: np.ndarray, *, targets: Any = None, top_labels: 
     p_keep = check_float(p_keep, "p_keep", 0.0, 1.0, strict=True)
     seed = resolve_seed(random_state)
     rng = check_random_state(random_state if isinstance(random_state, np.random.Generator) else seed)
-    output, score_kind = resolve_output(predictor, score)
+    output, score_kind = predictor.output_for(score)
     unperturbed, target_lists = unperturbed_targets(predictor, images, targets, top_labels, output)
     explanations = []
     for index, image in enumerate(images):
