@@ -171,3 +171,14 @@ def test_bad_label_images_are_rejected_by_the_statistics():
         segment_means(np.zeros((3, 3)), np.zeros((3, 4), int))
     with pytest.raises(TypeError, match="labels"):
         count_segments(None)
+
+
+def test_segment_means_of_an_image_gives_each_segment_its_mean_colour():
+    from superexplain.segmentation import segment_means
+
+    image = np.arange(2 * 3 * 2, dtype=float).reshape(2, 3, 2)
+    labels = np.array([[0, 0, 1], [1, 1, 1]])
+    expected = np.array([[(0 + 2) / 2, (1 + 3) / 2], [(4 + 6 + 8 + 10) / 4, (5 + 7 + 9 + 11) / 4]])
+    np.testing.assert_array_equal(segment_means(image, labels), expected)
+    with pytest.raises(ValueError, match="labels' shape"):
+        segment_means(np.zeros((2, 2, 2)), labels)

@@ -7,18 +7,9 @@ from typing import Any
 import numpy as np
 
 from .._validation import describe
+from ..segmentation import segment_means
 
 __all__ = ["hide_image", "describe_hide"]
-
-
-def _segment_means(image: np.ndarray, segments: np.ndarray) -> np.ndarray:
-    n_segments = int(segments.max()) + 1
-    flat_labels = segments.ravel()
-    counts = np.bincount(flat_labels, minlength=n_segments).astype(np.float64)
-    pixels = image.reshape(-1, image.shape[2]).astype(np.float64)
-    means = np.stack([np.bincount(flat_labels, weights=pixels[:, c], minlength=n_segments)
-                      for c in range(image.shape[2])], axis=1) / np.maximum(counts, 1)[:, None]
-    return means[segments].astype(np.float32)
 
 
 def hide_image(image: np.ndarray, segments: np.ndarray | None, hide_color: Any = "mean",
@@ -52,7 +43,7 @@ def hide_image(image: np.ndarray, segments: np.ndarray | None, hide_color: Any =
         if hide_color == "mean":
             if segments is None:
                 return np.broadcast_to(image.mean(axis=(0, 1), dtype=np.float64), image.shape).astype(np.float32)
-            return _segment_means(image, segments)
+            return segment_means(image, segments)[segments].astype(np.float32)
         if hide_color == "blur":
             from scipy.ndimage import gaussian_filter
 

@@ -87,10 +87,11 @@ def segment_stats(labels: Any) -> SegmentStats:
 
 
 def segment_means(values: Any, labels: Any) -> np.ndarray:
-    """The mean of an (H, W) map over each segment, ``(K,)`` float64.
+    """The mean of an (H, W) map over each segment, ``(K,)`` float64; of an (H, W, C) image, ``(K, C)``.
 
     This is how a pixel heatmap (e.g. Grad-CAM) becomes one number per superpixel, so that it can
-    be shown and compared the way LIME's segment weights are.
+    be shown and compared the way LIME's segment weights are; on an image it gives each
+    superpixel's mean colour (LIME's default replacement for hidden superpixels).
 
     Examples
     --------
@@ -101,9 +102,14 @@ def segment_means(values: Any, labels: Any) -> np.ndarray:
     """
     label_image = _labels(labels)
     array = np.asarray(values, dtype=np.float64)
-    if array.shape != label_image.shape:
-        raise ValueError(f"values must have the labels' shape {label_image.shape}; got {array.shape}")
+    if array.shape[:2] != label_image.shape or array.ndim not in (2, 3):
+        raise ValueError(f"values must have the labels' shape {label_image.shape} (optionally with a channel "
+                         f"axis); got {array.shape}")
     if not np.all(np.isfinite(array)):
         raise ValueError("values contains NaN or infinite entries")
     flat = label_image.ravel()
-    return np.bincount(flat, weights=array.ravel()) / np.bincount(flat)
+    counts = np.bincount(flat)
+    if array.ndim == 2:
+        return np.bincount(flat, weights=array.ravel()) / counts
+    pixels = array.reshape(flat.size, -1)
+    return np.stack([np.bincount(flat, weights=pixels[:, c]) for c in range(pixels.shape[1])], axis=1) / counts[:, None]
