@@ -45,11 +45,9 @@ def _one_baseline(spec: Any, images: np.ndarray, blur_sigma: float, name: str) -
         if spec != "blur":
             raise ValueError(f"{name} must be 'zeros', 'blur', a number, a colour, an image or a list of these; "
                              f"got {spec!r}")
-        from scipy.ndimage import gaussian_filter
+        from .._blur import gaussian_blur
 
-        sigma = (blur_sigma, blur_sigma, 0)  # blur space, not channels
-        blurred = np.stack([gaussian_filter(image, sigma=sigma, mode="nearest") for image in images])
-        return blurred.astype(np.float32), "blur"
+        return gaussian_blur(images, blur_sigma), "blur"
     if isinstance(spec, numbers.Real) and not isinstance(spec, (bool, np.bool_)):
         value = check_float(spec, name)
         return np.full_like(images, value), value

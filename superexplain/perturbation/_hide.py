@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .._blur import gaussian_blur
 from .._validation import describe
 from ..segmentation import segment_means
 
@@ -45,10 +46,7 @@ def hide_image(image: np.ndarray, segments: np.ndarray | None, hide_color: Any =
                 return np.broadcast_to(image.mean(axis=(0, 1), dtype=np.float64), image.shape).astype(np.float32)
             return segment_means(image, segments)[segments].astype(np.float32)
         if hide_color == "blur":
-            from scipy.ndimage import gaussian_filter
-
-            sigma = max(height, width) / 20.0
-            return gaussian_filter(image.astype(np.float64), sigma=(sigma, sigma, 0), mode="nearest").astype(np.float32)
+            return gaussian_blur(image, max(height, width) / 20.0)
         raise ValueError(f"{name} must be 'mean', 'blur', a number, one value per channel or an image-shaped "
                          f"array; got {hide_color!r}")
     if isinstance(hide_color, (bool, np.bool_)) or hide_color is None:
