@@ -157,6 +157,29 @@ def check_random_state(random_state: Any, name: str = "random_state") -> np.rand
     return np.random.default_rng(resolve_seed(random_state, name))
 
 
+def image_random_states(random_state: Any, n_images: int,
+                        name: str = "random_state") -> tuple[list[np.random.Generator], list[int | None]]:
+    """One Generator and one recorded seed per image of a batch.
+
+    ``random_state`` is None, an int or a Generator (one stream, drawn from image by image in
+    order), or a sequence of ``n_images`` int seeds: image ``i`` then draws from its own
+    ``default_rng(seeds[i])``, exactly as a call with that image alone and that seed would.
+    """
+    if isinstance(random_state, (list, tuple, np.ndarray)):
+        seeds = list(np.asarray(random_state, dtype=object).ravel()) if isinstance(random_state, np.ndarray) \
+            else list(random_state)
+        if len(seeds) != n_images:
+            raise ValueError(f"{name} holds {len(seeds)} seed(s) for {n_images} image(s); give one int seed per "
+                             "image, or one int for all")
+        if any(isinstance(s, np.random.Generator) for s in seeds):
+            raise TypeError(f"{name} as a sequence must hold int seeds; got a numpy Generator in it")
+        resolved = [resolve_seed(s, f"{name}[{i}]") for i, s in enumerate(seeds)]
+        return [np.random.default_rng(s) for s in resolved], resolved
+    seed = resolve_seed(random_state, name)
+    rng = check_random_state(random_state if isinstance(random_state, np.random.Generator) else seed, name)
+    return [rng] * n_images, [seed] * n_images
+
+
 def check_int(value: Any, name: str, minimum: int | None = None, maximum: int | None = None) -> int:
     """An integer within ``[minimum, maximum]``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):

@@ -16,7 +16,7 @@ import superexplain
 from superexplain import Explanation
 from superexplain.dataset_runner import DatasetResult, explain_dataset
 
-LIME = {"num_samples": 40}
+LIME = {"num_samples": 40, "batch_size": 3}  # units of 3 images whose masked copies share model batches
 
 
 def expected_seed(random_state: int, index: int) -> int:
@@ -54,12 +54,33 @@ def local_runs(demo_model, images, tmp_path_factory):
 def test_each_image_is_explained_with_its_own_seed(demo_model, images, local_runs):
     result = local_runs["lime"]
     assert len(result) == len(images) and not result.failed
-    for i, (image, explanation) in enumerate(result.pairs()):
-        direct = superexplain.explain(demo_model, images[i:i + 1], method="lime", random_state=expected_seed(0, i),
-                                      verbose=0, **LIME)[0]
-        assert explanation == direct
-        np.testing.assert_array_equal(image, images[i])
-        assert result.index[i]["seed"] == expected_seed(0, i)
+    explained = list(result.pairs())
+    for start in range(0, len(images), LIME["batch_size"]):
+        # a unit is one call with one seed per image: its images' masked copies share model batches
+        unit = range(start, min(start + LIME["batch_size"], len(images)))
+        packed = superexplain.explain(demo_model, images[unit.start:unit.stop], method="lime",
+                                      random_state=[expected_seed(0, i) for i in unit], verbose=0,
+                                      num_samples=LIME["num_samples"])
+        for i, direct in zip(unit, packed):
+            image, explanation = explained[i]
+            assert explanation == direct
+            np.testing.assert_array_equal(image, images[i])
+            assert result.index[i]["seed"] == explanation.params["seed"] == expected_seed(0, i)
+            # alone, with its seed, the image gets the same masks; only the model's last bits may differ
+            alone = superexplain.explain(demo_model, images[i], method="lime", random_state=expected_seed(0, i),
+                                         verbose=0, num_samples=LIME["num_samples"])
+            np.testing.assert_array_equal(alone.segments, explanation.segments)
+            np.testing.assert_allclose(alone.weights, explanation.weights, rtol=1e-4, atol=1e-7)
+            assert alone.params == explanation.params
+
+
+def test_one_image_per_unit_equals_explain_bit_for_bit(demo_model, images, tmp_path):
+    result = explain_dataset(demo_model, images[:2], "lime", out=tmp_path, batch_size=1, verbose=0,
+                             num_samples=LIME["num_samples"])
+    for i, explanation in enumerate(result.explanations()):
+        assert explanation == superexplain.explain(demo_model, images[i], method="lime", verbose=0,
+                                                   random_state=expected_seed(0, i),
+                                                   num_samples=LIME["num_samples"])
 
 
 def test_batched_gradcam_matches_one_image_calls(demo_model, images, local_runs):
@@ -178,7 +199,7 @@ def test_interrupted_then_resumed_run_equals_uninterrupted_run(demo_model, image
     options = {"batch_size": 3} if method == "gradcam" else LIME
     out = tmp_path / method
     with monkeypatch.context() as patch:
-        interrupt_after(patch, 5)  # gradcam: inside the second batch of 3, which must be re-run whole
+        interrupt_after(patch, 5)  # inside the second unit of 3 images, which must be re-run whole
         with pytest.raises(Interrupt):
             explain_dataset(demo_model, images, method, out=out, verbose=0, **options)
     assert [r["index"] for r in index_lines(out)] == [0, 1, 2, 3]
@@ -216,7 +237,7 @@ def test_run_killed_with_sigkill_resumes_to_the_same_set(demo_model, images, loc
         images = np.load({str(tmp_path / 'images.npy')!r})
         images = np.concatenate([images] * 200)  # far more work than the test waits for
         superexplain.explain_dataset(load_demo_model(), images, "lime", out={str(out)!r}, verbose=0,
-                                     num_samples={LIME['num_samples']})
+                                     num_samples={LIME['num_samples']}, batch_size={LIME['batch_size']})
     """)
     root = os.path.dirname(os.path.dirname(os.path.abspath(superexplain.__file__)))
     env = {**os.environ, "PYTHONPATH": root, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -321,7 +342,7 @@ def test_bad_arguments_are_rejected_with_their_name(demo_model, images, tmp_path
     with pytest.raises(TypeError, match="out"):
         explain_dataset(demo_model, images, "gradcam", out=3)
     with pytest.raises(ValueError, match="batch_size"):
-        explain_dataset(demo_model, images, "lime", out=tmp_path / "b", batch_size=4)
+        explain_dataset(demo_model, images, "smoothgrad", out=tmp_path / "b", batch_size=4)
     with pytest.raises(TypeError, match="random_state"):
         explain_dataset(demo_model, images, "lime", out=tmp_path / "b", random_state=np.random.default_rng(0))
     with pytest.raises(ValueError, match="targets"):

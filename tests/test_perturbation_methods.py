@@ -222,3 +222,64 @@ def test_progress_bar_over_batches_only_when_verbose(capsys):
     superexplain.explain(slow_model, IMAGE, method="lime", num_samples=12, batch_size=4, segments=segments,
                          random_state=0, verbose=1)
     assert "3/3" in capsys.readouterr().err  # one tick per batch of 4
+
+
+@pytest.mark.parametrize("method, options, copies", [
+    ("lime", dict(num_samples=13), 13),
+    ("kernelshap", dict(num_samples=13), 13),
+    ("rise", dict(num_masks=13, mask_resolution=3), 13),
+    ("occlusion", dict(), 10),  # the unperturbed image and one copy per each of 9 segments
+])
+def test_several_images_share_full_batches_and_keep_their_own_seeds(method, options, copies):
+    images = np.stack([IMAGE, IMAGE[::-1], IMAGE[:, ::-1]])
+    seeds = [11, 12, 13]
+    batches = []
+
+    def model(batch):  # row-wise, so a row's score cannot depend on its batch mates
+        batches.append(len(batch))
+        return np.stack([batch[:, :6].mean(axis=(1, 2, 3)), batch[:, 6:].max(axis=(1, 2, 3))], axis=1)
+
+    predictor = as_predictor(model)
+    options = dict(options, segments=_grid_segments(12, 12, 3, 3)) if method != "rise" else options
+    together = superexplain.explain(predictor, images, method=method, random_state=seeds, batch_size=8,
+                                    verbose=0, **options)
+    # after the unperturbed images (one call), every copy of the three images in full batches of 8
+    total = 3 * copies
+    assert batches[1:] == [8] * (total // 8) + ([total % 8] if total % 8 else [])
+    for image, seed, explanation in zip(images, seeds, together):
+        alone = superexplain.explain(predictor, image, method=method, random_state=seed, batch_size=8,
+                                     verbose=0, **options)
+        assert explanation == alone and explanation.params["seed"] == seed
+
+
+def test_per_image_seeds_must_match_the_images():
+    images = np.stack([IMAGE, IMAGE])
+    with pytest.raises(ValueError, match=r"random_state holds 3 seed\(s\) for 2 image"):
+        superexplain.explain(lambda b: b.mean(axis=(1, 2)), images, method="lime", random_state=[1, 2, 3],
+                             verbose=0)
+    with pytest.raises(TypeError, match="random_state"):
+        superexplain.explain(lambda b: b.mean(axis=(1, 2)), images, method="kernelshap", verbose=0,
+                             random_state=[1, np.random.default_rng(0)])
+    with pytest.raises(TypeError, match=r"random_state\[1\]"):
+        superexplain.explain(lambda b: b.mean(axis=(1, 2)), images, method="rise", random_state=[1, "two"],
+                             verbose=0)
+
+
+def test_score_perturbations_hands_each_image_its_own_rows():
+    from superexplain.perturbation import Perturbations, score_perturbations
+
+    seen = []
+
+    def job(value, count):
+        def build(start, stop):
+            return np.full((stop - start, 2, 2, 1), value + np.arange(start, stop)[:, None, None, None] / 100,
+                           np.float32)
+        return Perturbations(count, build, lambda a, b, s: seen.append((value, a, b, s[:, 0].astype(float).round(2).tolist())))
+
+    scores = score_perturbations(as_predictor(lambda x: x.mean(axis=(1, 2))), [job(1, 3), job(2, 0), job(3, 4)],
+                                 batch_size=5)
+    np.testing.assert_allclose(scores[0][:, 0], [1.0, 1.01, 1.02], rtol=1e-6)
+    assert scores[1].shape[0] == 0
+    np.testing.assert_allclose(scores[2][:, 0], [3.0, 3.01, 3.02, 3.03], rtol=1e-6)
+    # the first batch of 5 holds image 0's rows 0-2 and image 2's rows 0-1; the second, image 2's rows 2-3
+    assert seen == [(1, 0, 3, [1.0, 1.01, 1.02]), (3, 0, 2, [3.0, 3.01]), (3, 2, 4, [3.02, 3.03])]

@@ -13,7 +13,7 @@ import numpy as np
 from .._validation import describe
 from .sources import Entry, Loader
 
-__all__ = ["DETERMINISTIC_METHODS", "Plan", "UnitExplainer", "image_seed", "is_factory", "build_predictor"]
+__all__ = ["DETERMINISTIC_METHODS", "PER_IMAGE_SEED_METHODS", "Plan", "UnitExplainer", "image_seed", "is_factory", "build_predictor"]
 
 #: Methods that draw no random numbers: several images may share one call without changing any
 #: image's result, so they are explained in batches. The others get one call (and seed) per image.
@@ -21,6 +21,10 @@ DETERMINISTIC_METHODS = frozenset({
     "gradcam", "gradcam++", "layercam", "scorecam", "saliency", "gradient_input",
     "integrated_gradients", "guided_backprop", "occlusion",
 })
+
+#: Perturbation methods that take one seed per image (``random_state=[s0, s1, ...]``) and score the
+#: perturbed copies of all the images of a call in shared, full model batches.
+PER_IMAGE_SEED_METHODS = frozenset({"lime", "kernelshap", "rise", "occlusion"})
 
 
 def image_seed(random_state: int, index: int) -> int:
@@ -81,6 +85,12 @@ class Plan:
 
     def __post_init__(self) -> None:
         self.deterministic = self.method in DETERMINISTIC_METHODS
+
+    def random_state_of(self, seeds: list[int]) -> Any:
+        """What a call explaining images with these seeds passes as ``random_state``."""
+        if self.method in PER_IMAGE_SEED_METHODS:
+            return list(seeds)
+        return seeds[0]  # one image per call, or a method that draws nothing
 
     def target_of(self, index: int) -> Any:
         if isinstance(self.targets, list):
@@ -148,7 +158,8 @@ class UnitExplainer:
         explanations = explain(
             self.predictor, np.stack(images), method=self.plan.method,
             target=targets if isinstance(self.plan.targets, list) else self.plan.targets,
-            top_labels=self.plan.top_labels, random_state=valid[0]["seed"], verbose=0, **self.plan.options,
+            top_labels=self.plan.top_labels, random_state=self.plan.random_state_of([v["seed"] for v in valid]),
+            verbose=0, **self.plan.options,
         )
         seconds = (time.perf_counter() - start) / len(valid)
         if not isinstance(explanations, list):
@@ -161,7 +172,8 @@ class UnitExplainer:
         for result, count in zip(valid, counts):
             own = explanations[start_at:start_at + count]
             start_at += count
-            if len(valid) > 1:  # a deterministic method shared one call: record the image's own seed
+            if len(valid) > 1 and self.plan.method not in PER_IMAGE_SEED_METHODS:
+                # a deterministic method shared one call (and one seed): record the image's own seed
                 for explanation in own:
                     if "seed" in explanation.params:
                         explanation.params["seed"] = result["seed"]

@@ -6,8 +6,10 @@ many perturbed images (Score-CAM): :func:`predict_in_batches`.
 """
 from __future__ import annotations
 
+import bisect
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from collections.abc import Sequence
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
@@ -16,6 +18,8 @@ from .._validation import check_choice, check_int, check_segments, describe
 
 __all__ = [
     "predict_in_batches",
+    "Perturbations",
+    "score_perturbations",
     "SegmentMasker",
     "blend",
     "resolve_segments",
@@ -112,6 +116,86 @@ def predict_in_batches(predictor, make_batch: Callable[[int, int], np.ndarray], 
                 consume(start, stop, batch_scores)
             bar.update()
     return scores if scores is not None else np.empty((0, 0), dtype=np.float32)
+
+
+class Perturbations(NamedTuple):
+    """One image's perturbed copies, to be scored together with other images' (see :func:`score_perturbations`).
+
+    ``build(start, stop)`` returns copies ``start .. stop - 1`` (float32, (b, H, W, C));
+    ``consume(start, stop, scores)``, if given, receives their scores as they come.
+    """
+
+    count: int
+    build: Callable[[int, int], np.ndarray]
+    consume: Callable[[int, int, np.ndarray], None] | None = None
+
+
+def score_perturbations(predictor, jobs: Sequence[Perturbations], batch_size: int | None = None,
+                        output: str = "output", verbose: int | bool = 0, desc: str = "perturb") -> list[np.ndarray]:
+    """Score the perturbed copies of several images in shared, full model batches.
+
+    The copies of consecutive images are laid end to end and cut into batches of ``batch_size``,
+    so a batch may hold the last copies of one image and the first of the next: the model sees
+    full batches even when each image has fewer copies than a batch (occlusion) or a remainder
+    (1000 LIME samples in batches of 64). Memory stays bounded by two batches
+    (:func:`predict_in_batches`). With one image the batches are exactly those of scoring it
+    alone.
+
+    Parameters
+    ----------
+    predictor : superexplain.models.Predictor
+    jobs : sequence of Perturbations
+        One per image.
+    batch_size, output, verbose, desc :
+        As for :func:`predict_in_batches`.
+
+    Returns
+    -------
+    list of ndarray
+        Per job, its copies' scores, shape (count, classes), float32.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from superexplain.models import as_predictor
+    >>> predictor = as_predictor(lambda x: x.mean(axis=(1, 2)))
+    >>> def constant(value, count):
+    ...     return Perturbations(count, lambda a, b: np.full((b - a, 2, 2, 1), value, np.float32))
+    >>> first, second = score_perturbations(predictor, [constant(1.0, 3), constant(2.0, 2)], batch_size=4)
+    >>> first.ravel().tolist(), second.ravel().tolist()
+    ([1.0, 1.0, 1.0], [2.0, 2.0])
+    """
+    offsets = [0]
+    for job in jobs:
+        offsets.append(offsets[-1] + check_int(job.count, "count", 0))
+
+    def pieces(start: int, stop: int):
+        """(job, local start, local stop, position in the batch) of the jobs that rows start..stop-1 cover."""
+        first = bisect.bisect_right(offsets, start) - 1
+        for job in range(max(first, 0), len(jobs)):
+            low, high = max(start, offsets[job]), min(stop, offsets[job + 1])
+            if low >= stop:
+                break
+            if low < high:
+                yield job, low - offsets[job], high - offsets[job], low - start
+
+    def make_batch(start: int, stop: int) -> np.ndarray:
+        parts = [jobs[job].build(a, b) for job, a, b, _ in pieces(start, stop)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def consume(start: int, stop: int, scores: np.ndarray) -> None:
+        for job, a, b, at in pieces(start, stop):
+            if jobs[job].consume is not None:
+                jobs[job].consume(a, b, scores[at:at + b - a])
+
+    scores = predict_in_batches(predictor, make_batch, offsets[-1], batch_size=batch_size, output=output,
+                                verbose=verbose, desc=desc, consume=consume)
+    return [scores[offsets[job]:offsets[job + 1]] for job in range(len(jobs))]
+
+
+def masked_copies(masker: Callable[[np.ndarray], np.ndarray], masks: np.ndarray) -> Perturbations:
+    """The Perturbations of one image: ``masker`` applied to each row of ``masks``."""
+    return Perturbations(len(masks), lambda start, stop: masker(masks[start:stop]))
 
 
 def blend(image: np.ndarray, hide: np.ndarray, keep: np.ndarray) -> np.ndarray:
@@ -225,9 +309,9 @@ def score_masks(predictor, masker: Callable[[np.ndarray], np.ndarray], masks: np
                 batch_size: int | None, output: str, verbose: int | bool, desc: str = "perturb",
                 first_batch_index: int = 0) -> np.ndarray:
     """Scores of the images that ``masker`` builds from each row of ``masks``, batch by batch."""
-    return predict_in_batches(predictor, lambda start, stop: masker(masks[start:stop]), len(masks),
-                              batch_size=batch_size, output=output, verbose=verbose, desc=desc,
-                              first_batch_index=first_batch_index)
+    job = masked_copies(masker, masks)
+    return predict_in_batches(predictor, job.build, job.count, batch_size=batch_size, output=output,
+                              verbose=verbose, desc=desc, first_batch_index=first_batch_index)
 
 
 def check_common(num_samples: Any, batch_size: Any, score: Any, name: str = "num_samples") -> int:

@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_float, check_random_state, resolve_seed
+from .._validation import check_float, image_random_states
 from ..explanation import Explanation
-from ._engine import (SegmentMasker, check_common, paint, per_image_segments, resolve_segments,
-                      score_masks, unperturbed_targets)
+from ._engine import (SegmentMasker, check_common, masked_copies, paint, per_image_segments, resolve_segments,
+                      score_perturbations, unperturbed_targets)
 from ._hide import describe_hide, hide_image
 from .samplers import MaskSample, shapley_masks
 from .surrogate import cluster_meat, one_blas_thread
@@ -117,30 +117,35 @@ def run_kernelshap(predictor, images: np.ndarray, *, targets: Any = None, top_la
     """
     num_samples = check_common(num_samples, batch_size, score)
     alpha = check_float(alpha, "alpha", 0.0)
-    seed = resolve_seed(random_state)
-    rng = check_random_state(random_state if isinstance(random_state, np.random.Generator) else seed)
+    generators, seeds = image_random_states(random_state, len(images))
     output, score_kind = predictor.output_for(score)
     _, target_lists = unperturbed_targets(predictor, images, targets, top_labels, output)
-    explanations = []
+    prepared = []
     for index, image in enumerate(images):
         labels, segmentation_record = resolve_segments(image, segmentation,
                                                        per_image_segments(segments, len(images), index))
         n_segments = int(labels.max()) + 1
-        hide = hide_image(image, labels, hide_color)
         exact = 2**n_segments <= min(num_samples, _MAX_ENUMERATED)
         if exact:
             sample = _all_coalitions(n_segments)
             sample_weights = shapley_kernel(sample.masks)
         else:
-            sample = shapley_masks(rng, num_samples, n_segments)
+            sample = shapley_masks(generators[index], num_samples, n_segments)
             sample_weights = np.ones(len(sample.masks))
-        scores = score_masks(predictor, SegmentMasker(image, labels, hide), sample.masks, batch_size, output,
-                             verbose, desc=f"kernelshap image {index}")
+        masker = SegmentMasker(image, labels, hide_image(image, labels, hide_color))
+        prepared.append((labels, segmentation_record, exact, sample, sample_weights, masker))
+    # every image's coalitions in shared full batches
+    all_scores = score_perturbations(predictor, [masked_copies(p[5], p[3].masks) for p in prepared], batch_size,
+                                     output, verbose, desc="kernelshap")
+    explanations = []
+    for index, (labels, segmentation_record, exact, sample, sample_weights, _) in enumerate(prepared):
+        scores = all_scores[index]
         params = {
             "num_samples": num_samples, "samples_used": len(sample.masks), "exact": exact,
             "batch_size": batch_size or predictor.batch_size, "alpha": alpha,
             "hide_color": describe_hide(hide_color), "segmentation": segmentation_record,
-            "num_segments": n_segments, "seed": seed, "score_kind": score_kind, "sampler": "shapley_kernel",
+            "num_segments": int(labels.max()) + 1, "seed": seeds[index], "score_kind": score_kind,
+            "sampler": "shapley_kernel",
         }
         for target in target_lists[index]:
             with one_blas_thread():
@@ -149,7 +154,7 @@ def run_kernelshap(predictor, images: np.ndarray, *, targets: Any = None, top_la
             if exact:  # every coalition was evaluated: no sampling error
                 phi_se = np.zeros_like(phi)
             explanations.append(Explanation(
-                image=image, method="kernelshap", target=target, heatmap=paint(phi, labels),
+                image=images[index], method="kernelshap", target=target, heatmap=paint(phi, labels),
                 target_name=predictor.class_name(target), score=float(scores[0, target]), segments=labels,
                 weights=phi, weight_errors=phi_se, intercept=base, local_prediction=base + float(phi.sum()),
                 local_fit=r2, params=params))

@@ -5,10 +5,10 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_choice, check_float, check_int, check_random_state, describe, resolve_seed
+from .._validation import check_choice, check_float, check_int, describe, image_random_states
 from ..explanation import Explanation
-from ._engine import (SegmentMasker, check_common, paint, per_image_segments, resolve_segments,
-                      score_masks, unperturbed_targets)
+from ._engine import (SegmentMasker, check_common, masked_copies, paint, per_image_segments, resolve_segments,
+                      score_masks, score_perturbations, unperturbed_targets)
 from ._hide import describe_hide, hide_image
 from .samplers import SAMPLERS, draw_masks
 from .surrogate import FEATURE_SELECTIONS, fit_weighted_ridge, lime_kernel, one_blas_thread, select_features
@@ -81,14 +81,16 @@ def run_lime(predictor, images: np.ndarray, *, targets: Any = None, top_labels: 
         The model adapter; ``images`` is a validated float32 batch (N, H, W, C).
     targets, top_labels :
         Which classes to explain (None: the top class); one shared sample set serves them all.
-    random_state : int, Generator or None
-        Seed for the masks; the seed is recorded in ``params["seed"]``.
+    random_state : int, Generator, None or sequence of int
+        Seed for the masks, recorded in ``params["seed"]``; one int seed per image gives each image
+        its own stream (as if explained alone with that seed).
     verbose : int or bool
         Progress bar over batches.
     num_samples : int
         Perturbed samples per image (>= 2; the first is the unperturbed image), lime's 1000.
     batch_size : int, optional
         Images per model call (default: the predictor's, 64: the fastest we measured on CPUs).
+        Several images' samples share batches, so every batch is full.
     segmentation : str, dict or callable
         How to make superpixels (default SLIC, ``n_segments=50, compactness=10, sigma=1``).
     segments : ndarray (H, W) or (N, H, W), optional
@@ -135,57 +137,73 @@ def run_lime(predictor, images: np.ndarray, *, targets: Any = None, top_labels: 
     if num_features is not None:
         check_int(num_features, "num_features", 1)
     settings = _check_convergence(convergence)
-    seed = resolve_seed(random_state)
-    rng = check_random_state(random_state if isinstance(random_state, np.random.Generator) else seed)
+    generators, seeds = image_random_states(random_state, len(images))
     output, score_kind = predictor.output_for(score)
     _, target_lists = unperturbed_targets(predictor, images, targets, top_labels, output)
+    size = batch_size or predictor.batch_size
 
-    explanations = []
-    batch_offset = 0
+    # 1. per image: superpixels, hide image and masks, each image from its own generator (or in order)
+    prepared = []
     for index, image in enumerate(images):
         labels, segmentation_record = resolve_segments(image, segmentation,
                                                        per_image_segments(segments, len(images), index))
         n_segments = int(labels.max()) + 1
         if num_features is not None and num_features > n_segments:
             raise ValueError(f"num_features={num_features} is more than the {n_segments} segments of image {index}")
-        hide = hide_image(image, labels, hide_color)
-        masker = SegmentMasker(image, labels, hide)
-        sample = draw_masks(sampler, rng, num_samples, n_segments)
-        checkpoints = [num_samples]
-        if settings is not None:
-            checkpoints = list(range(settings["round_size"], num_samples, settings["round_size"])) + [num_samples]
-        scores = np.empty((num_samples, 0), dtype=np.float32)
-        history: list[tuple] = []
-        done = 0
-        for checkpoint in checkpoints:
-            new = score_masks(predictor, masker, sample.masks[done:checkpoint], batch_size, output, verbose,
-                              desc=f"lime image {index}", first_batch_index=batch_offset)
-            batch_offset += -(-(checkpoint - done) // (batch_size or predictor.batch_size))
-            scores = np.concatenate([scores, new]) if scores.size else new
-            done = checkpoint
-            with one_blas_thread():
-                fits = _fit_targets(sample.masks[:done], scores, sample.clusters[:done], target_lists[index],
-                                    kernel_width, alpha, feature_selection, num_features)
-            if settings is not None:
+        masker = SegmentMasker(image, labels, hide_image(image, labels, hide_color))
+        prepared.append((labels, segmentation_record, masker,
+                         draw_masks(sampler, generators[index], num_samples, n_segments)))
+
+    def fit(index, sample, scores, done):
+        with one_blas_thread():
+            return _fit_targets(sample.masks[:done], scores, sample.clusters[:done], target_lists[index],
+                                kernel_width, alpha, feature_selection, num_features)
+
+    # 2. the model: every image's samples in shared full batches, unless convergence stopping scores in rounds
+    results = []
+    if settings is None:
+        all_scores = score_perturbations(predictor, [masked_copies(p[2], p[3].masks) for p in prepared],
+                                         batch_size, output, verbose, desc="lime")
+        for index, (_, _, _, sample) in enumerate(prepared):
+            results.append((all_scores[index], num_samples, fit(index, sample, all_scores[index], num_samples)))
+    else:
+        batch_offset = 0
+        checkpoints = list(range(settings["round_size"], num_samples, settings["round_size"])) + [num_samples]
+        for index, (_, _, masker, sample) in enumerate(prepared):
+            scores = np.empty((0, 0), dtype=np.float32)
+            history: list[tuple] = []
+            done = 0
+            for checkpoint in checkpoints:
+                new = score_masks(predictor, masker, sample.masks[done:checkpoint], batch_size, output, verbose,
+                                  desc=f"lime image {index}", first_batch_index=batch_offset)
+                batch_offset += -(-(checkpoint - done) // size)
+                scores = np.concatenate([scores, new]) if scores.size else new
+                done = checkpoint
+                fits = fit(index, sample, scores, done)
                 history.append(tuple(_top_set(weights, settings["top_k"]) for weights, _, _ in fits))
                 recent = history[-settings["patience"] - 1:]
                 stable = len(recent) == settings["patience"] + 1 and all(entry == recent[-1] for entry in recent)
                 if stable and all(_separated(weights, errors, settings["top_k"], settings["separation"])
                                   for weights, errors, _ in fits):
                     break
+            results.append((scores, done, fits))
+
+    # 3. one Explanation per image and target
+    explanations = []
+    for index, ((labels, segmentation_record, _, _), (scores, done, fits)) in enumerate(zip(prepared, results)):
         params = {
-            "num_samples": num_samples, "samples_used": done, "batch_size": batch_size or predictor.batch_size,
+            "num_samples": num_samples, "samples_used": done, "batch_size": size,
             "kernel_width": kernel_width, "alpha": alpha, "hide_color": describe_hide(hide_color),
-            "segmentation": segmentation_record, "num_segments": n_segments,
-            "feature_selection": feature_selection, "num_features": num_features, "seed": seed,
+            "segmentation": segmentation_record, "num_segments": int(labels.max()) + 1,
+            "feature_selection": feature_selection, "num_features": num_features, "seed": seeds[index],
             "score_kind": score_kind, "sampler": sampler, "convergence": settings,
         }
-        for target, (weights, errors, fit) in zip(target_lists[index], fits):
+        for target, (weights, errors, fit_) in zip(target_lists[index], fits):
             explanations.append(Explanation(
-                image=image, method="lime", target=target, heatmap=paint(weights, labels),
+                image=images[index], method="lime", target=target, heatmap=paint(weights, labels),
                 target_name=predictor.class_name(target), score=float(scores[0, target]), segments=labels,
-                weights=weights, weight_errors=errors, intercept=fit.intercept,
-                local_prediction=fit.local_prediction, local_fit=fit.r2, params=params))
+                weights=weights, weight_errors=errors, intercept=fit_.intercept,
+                local_prediction=fit_.local_prediction, local_fit=fit_.r2, params=params))
     return explanations
 
 

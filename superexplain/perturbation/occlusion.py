@@ -5,10 +5,10 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_int, describe, resolve_seed
+from .._validation import check_int, describe, image_random_states
 from ..explanation import Explanation
 from ._engine import (SegmentMasker, blend, check_common, paint, per_image_segments, predict_in_batches,
-                      resolve_segments, score_masks, unperturbed_targets)
+                      resolve_segments, masked_copies, score_perturbations, unperturbed_targets)
 from ._hide import describe_hide, hide_image
 
 __all__ = ["run_occlusion", "window_positions"]
@@ -95,7 +95,7 @@ def run_occlusion(predictor, images: np.ndarray, *, targets: Any = None, top_lab
     [16.0, 0.0, 0.0, 0.0]
     """
     check_common(2, batch_size, score)
-    seed = resolve_seed(random_state)  # occlusion draws nothing; the seed is recorded for uniformity
+    _, seeds = image_random_states(random_state, len(images))  # nothing is drawn; seeds are recorded
     output, score_kind = predictor.output_for(score)
     height, width = images.shape[1:3]
     if window is None and stride is not None:
@@ -106,25 +106,33 @@ def run_occlusion(predictor, images: np.ndarray, *, targets: Any = None, top_lab
                        "stride", (height, width))
     _, target_lists = unperturbed_targets(predictor, images, targets, top_labels, output)
     explanations = []
-    for index, image in enumerate(images):
-        params = {"batch_size": batch_size or predictor.batch_size, "hide_color": describe_hide(hide_color),
-                  "seed": seed, "score_kind": score_kind}
-        if window is None:
+    if window is None:
+        prepared = []
+        for index, image in enumerate(images):
             labels, segmentation_record = resolve_segments(image, segmentation,
                                                            per_image_segments(segments, len(images), index))
             n_segments = int(labels.max()) + 1
             masks = np.vstack([np.ones((1, n_segments), bool), ~np.eye(n_segments, dtype=bool)])
-            scores = score_masks(predictor, SegmentMasker(image, labels, hide_image(image, labels, hide_color)),
-                                 masks, batch_size, output, verbose, desc=f"occlusion image {index}")
-            params.update(mode="superpixel", segmentation=segmentation_record, num_segments=n_segments,
-                          samples_used=len(masks))
+            masker = SegmentMasker(image, labels, hide_image(image, labels, hide_color))
+            prepared.append((labels, segmentation_record, masks, masker))
+        # a few dozen copies per image: several images share each full batch
+        all_scores = score_perturbations(predictor, [masked_copies(p[3], p[2]) for p in prepared], batch_size,
+                                         output, verbose, desc="occlusion")
+        for index, ((labels, segmentation_record, masks, _), scores) in enumerate(zip(prepared, all_scores)):
+            params = {"batch_size": batch_size or predictor.batch_size, "hide_color": describe_hide(hide_color),
+                      "seed": seeds[index], "score_kind": score_kind, "mode": "superpixel",
+                      "segmentation": segmentation_record, "num_segments": int(labels.max()) + 1,
+                      "samples_used": len(masks)}
             for target in target_lists[index]:
                 drops = scores[0, target].astype(np.float64) - scores[1:, target]
                 explanations.append(Explanation(
-                    image=image, method="occlusion", target=target, heatmap=paint(drops, labels),
+                    image=images[index], method="occlusion", target=target, heatmap=paint(drops, labels),
                     target_name=predictor.class_name(target), score=float(scores[0, target]), segments=labels,
                     weights=drops, params=params))
-            continue
+        return explanations
+    for index, image in enumerate(images):
+        params = {"batch_size": batch_size or predictor.batch_size, "hide_color": describe_hide(hide_color),
+                  "seed": seeds[index], "score_kind": score_kind}
         hide = hide_image(image, None, hide_color)
         scores, row_hidden, col_hidden, grid = _sliding(predictor, image, hide, window, stride, batch_size,
                                                         output, verbose, index)

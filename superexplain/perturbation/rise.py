@@ -5,9 +5,9 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_float, check_int, check_random_state, resolve_seed
+from .._validation import check_float, check_int, image_random_states
 from ..explanation import Explanation
-from ._engine import blend, check_common, predict_in_batches, unperturbed_targets
+from ._engine import Perturbations, blend, check_common, score_perturbations, unperturbed_targets
 from ._hide import describe_hide, hide_image
 
 __all__ = ["run_rise", "bilinear_matrix", "RiseMasks"]
@@ -98,34 +98,40 @@ def run_rise(predictor, images: np.ndarray, *, targets: Any = None, top_labels: 
     num_masks = check_common(num_masks, batch_size, score, name="num_masks")
     mask_resolution = check_int(mask_resolution, "mask_resolution", 1, min(images.shape[1:3]))
     p_keep = check_float(p_keep, "p_keep", 0.0, 1.0, strict=True)
-    seed = resolve_seed(random_state)
-    rng = check_random_state(random_state if isinstance(random_state, np.random.Generator) else seed)
+    generators, seeds = image_random_states(random_state, len(images))
     output, score_kind = predictor.output_for(score)
     unperturbed, target_lists = unperturbed_targets(predictor, images, targets, top_labels, output)
-    explanations = []
-    for index, image in enumerate(images):
+
+    def job(index: int) -> tuple[Perturbations, np.ndarray]:
+        image = images[index]
         hide = hide_image(image, None, hide_color)
-        masks = RiseMasks(rng, num_masks, image.shape[:2], mask_resolution, p_keep)
+        masks = RiseMasks(generators[index], num_masks, image.shape[:2], mask_resolution, p_keep)
         classes = np.array(target_lists[index])
         saliency = np.zeros((classes.size,) + image.shape[:2])
         built: dict[int, np.ndarray] = {}  # masks of the batches built but not yet consumed
 
-        def make_batch(start, stop):
+        def build(start, stop):
             built[start] = masks.batch(start, stop)
             return blend(image, hide, built[start])
 
         def consume(start, stop, scores):
             saliency[...] += np.einsum("bt,bhw->thw", scores[:, classes].astype(np.float64), built.pop(start))
 
-        predict_in_batches(predictor, make_batch, num_masks, batch_size=batch_size, output=output,
-                           verbose=verbose, desc=f"rise image {index}", consume=consume)
+        return Perturbations(num_masks, build, consume), saliency
+
+    # masks are drawn image by image, in order, before any is scored
+    jobs = [job(index) for index in range(len(images))]
+    score_perturbations(predictor, [perturbations for perturbations, _ in jobs], batch_size, output, verbose,
+                        desc="rise")
+    explanations = []
+    for index, (_, saliency) in enumerate(jobs):
         saliency /= num_masks * p_keep
         params = {"num_masks": num_masks, "samples_used": num_masks, "mask_resolution": mask_resolution,
                   "p_keep": p_keep, "batch_size": batch_size or predictor.batch_size,
-                  "hide_color": describe_hide(hide_color), "seed": seed, "score_kind": score_kind}
-        for position, target in enumerate(classes):
+                  "hide_color": describe_hide(hide_color), "seed": seeds[index], "score_kind": score_kind}
+        for position, target in enumerate(target_lists[index]):
             explanations.append(Explanation(
-                image=image, method="rise", target=int(target), heatmap=saliency[position],
+                image=images[index], method="rise", target=int(target), heatmap=saliency[position],
                 target_name=predictor.class_name(int(target)), score=float(unperturbed[index, target]),
                 params=params))
     return explanations
