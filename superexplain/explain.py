@@ -79,8 +79,9 @@ def explain(model: Any, image: Any, method: str = "gradcam", target: Any = None,
         Explain each image's ``top_labels`` best classes instead of ``target``.
     class_names : list or dict, optional
         Names for the model's classes (index -> name).
-    random_state : int, Generator or None
-        Seed for every random choice; the seed used is recorded in ``params``.
+    random_state : int, Generator, None or sequence of int
+        Seed for every random choice; the seed used is recorded in ``params``. The perturbation
+        methods (lime, kernelshap, rise, occlusion) also take one int seed per image.
     verbose : int or bool
         Show a progress bar for long work.
     **options

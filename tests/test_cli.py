@@ -212,6 +212,39 @@ def test_explain_lime_records_the_command_line_settings(workspace, tmp_path):
     assert explanation == expected
 
 
+def test_explain_on_ray_writes_a_resumable_run_equal_to_the_local_backend(workspace, tmp_path):
+    import superexplain
+    from superexplain import Explanation
+
+    out = tmp_path / "ray"
+    command = ("explain", str(workspace / "model.keras"), str(workspace / "images"), "--method", "lime",
+               "--num-samples", "40", "--seed", "3", "--labels", str(workspace / "labels.txt"), "--backend", "ray",
+               "--format", "npz,png", "--out", str(out), "--json")
+    result = run_cli(*command)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["backend"] == "ray" and len(summary["explanations"]) == 2
+    index = [json.loads(line) for line in (out / "index.jsonl").read_text().splitlines()]
+    done = sorted(os.path.basename(r["id"]) for r in index if r["status"] == "done")
+    assert done == ["a.png", "b.png"]
+    # a file of the directory that is no image is reported in the index and in the summary, and the run goes on
+    assert [os.path.basename(r["id"]) for r in index if r["status"] == "error"] == ["notes.txt"]
+    assert [os.path.basename(r["image"]) for r in summary["failed"]] == ["notes.txt"]
+    assert all(os.path.isfile(path) for r in summary["explanations"] for path in r["files"])
+    assert sum(path.endswith(".png") for r in summary["explanations"] for path in r["files"]) == 2
+    # the same files as the library's local backend with the same seed and preprocessing
+    local = superexplain.explain_dataset(str(workspace / "model.keras"),
+                                         sorted(str(p) for p in (workspace / "images").glob("*.png")), "lime",
+                                         out=tmp_path / "local", random_state=3, num_samples=40,
+                                         class_names=["cat", "dog", "bird"], verbose=0)
+    for record in local.done:
+        assert Explanation.load(out / record["file"]) == Explanation.load(tmp_path / "local" / record["file"])
+    # the same command again resumes: nothing is redone
+    again = run_cli(*command)
+    assert again.returncode == 0, again.stderr
+    assert (out / "index.jsonl").read_text().count("\n") == len(index)
+
+
 def test_missing_image_is_a_one_line_error(workspace):
     result = run_cli("explain", str(workspace / "model.keras"), str(workspace / "nowhere.png"))
     assert_one_line_error(result, "nowhere.png", "does not exist")
