@@ -62,7 +62,7 @@ def test_default_alpha_shrinkage_matches_closed_form_on_the_masks_seen(scene):
     model = PresenceModel(image, segments, coef, interaction=0.7)
     e = superexplain.explain(model, image, method="lime", segments=segments, hide_color=0.0,
                              num_samples=1000, target=0, random_state=4, verbose=0)
-    masks = np.concatenate(model.seen[1:]).astype(float)  # call 0 is the unperturbed check
+    masks = np.concatenate(model.seen).astype(float)  # LIME makes no model call besides its samples
     assert masks.shape == (1000, n_segments) and masks[0].all()
     y = model.intercept + masks @ coef + 0.7 * masks[:, 0] * masks[:, 1]
     y = y.astype(np.float32).astype(float)  # the adapter hands scores on as float32
@@ -191,7 +191,7 @@ def test_hidden_segments_show_the_hide_color(scene):
         seen.clear()
         superexplain.explain(spy, image, method="lime", segments=segments, hide_color=hide_color, num_samples=20,
                              random_state=0, verbose=0)
-        batch = np.concatenate(seen[1:])
+        batch = np.concatenate(seen)
         differs = np.any(batch != image, axis=-1)
         assert differs.any()
         expected_batch = np.broadcast_to(expected, batch.shape).astype(np.float32)
@@ -234,7 +234,8 @@ def test_top_labels_share_one_sample_set_and_targets_accept_names(scene):
     explanations = superexplain.explain(model, image, method="lime", top_labels=2, num_samples=300, batch_size=100,
                                         segments=segments, random_state=0, verbose=0)
     assert [e.target for e in explanations] == [2, 1]
-    assert calls == [1, 100, 100, 100]  # the unperturbed check, then one pass shared by both targets
+    # one pass shared by both targets, chosen from its first sample (the image itself): no extra call
+    assert calls == [100, 100, 100]
     named = superexplain.explain(model, image, method="lime", target="g", class_names=["r", "g", "b"],
                                  num_samples=50, segments=segments, random_state=0, verbose=0)
     assert named.target == 1 and named.target_name == "g"
@@ -327,11 +328,11 @@ def test_models_that_misbehave_are_named_with_their_batch(scene):
 
     def raises_later(batch):
         calls.append(1)
-        if len(calls) == 3:
+        if len(calls) == 3:  # the third model call: batch 2 of the samples
             raise KeyError("the model broke")
         return _mean_model(batch)
 
-    with pytest.raises(RuntimeError, match="batch 1.*the model broke") as info:
+    with pytest.raises(RuntimeError, match="batch 2.*the model broke") as info:
         superexplain.explain(raises_later, image, method="lime", num_samples=50, batch_size=10, verbose=0)
     assert isinstance(info.value.__cause__, KeyError)
 

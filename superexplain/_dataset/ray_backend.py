@@ -111,8 +111,9 @@ def run_on_ray(units: Iterable[list], model_spec: tuple, plan: Any, write: Calla
         workers = num_workers or _default_workers(ray, resources)
         for chunk in _chunks(units, CHUNK_BYTES):
             actors = min(workers, len(chunk))  # no idle actors (each one loads a model) for a short chunk
-            dataset = ray.data.from_items([{"unit": unit} for unit in chunk],
-                                          override_num_blocks=min(len(chunk), 4 * actors))
+            # one unit per block: each unit's results reach the driver (and disk) as soon as it is done,
+            # so a crash loses at most the units in flight and writing overlaps the workers' compute
+            dataset = ray.data.from_items([{"unit": unit} for unit in chunk], override_num_blocks=len(chunk))
             dataset = dataset.map_batches(
                 ExplainActor, fn_constructor_kwargs={"model_spec": model_spec, "plan": plan},
                 batch_size=1, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=actors), **resources,

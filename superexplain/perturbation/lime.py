@@ -139,8 +139,10 @@ def run_lime(predictor, images: np.ndarray, *, targets: Any = None, top_labels: 
     settings = _check_convergence(convergence)
     generators, seeds = image_random_states(random_state, len(images))
     output, score_kind = predictor.output_for(score)
-    _, target_lists = unperturbed_targets(predictor, images, targets, top_labels, output)
     size = batch_size or predictor.batch_size
+    target_lists: list[list[int]] = []
+    if settings is not None:  # the first round's fit needs the targets
+        _, target_lists = unperturbed_targets(predictor, images, targets, top_labels, output)
 
     # 1. per image: superpixels, hide image and masks, each image from its own generator (or in order)
     prepared = []
@@ -164,6 +166,8 @@ def run_lime(predictor, images: np.ndarray, *, targets: Any = None, top_labels: 
     if settings is None:
         all_scores = score_perturbations(predictor, [masked_copies(p[2], p[3].masks) for p in prepared],
                                          batch_size, output, verbose, desc="lime")
+        # every image's first sample is the image itself: its scores choose the targets (no extra model call)
+        target_lists = predictor.resolve_targets(targets, np.stack([scores[0] for scores in all_scores]), top_labels)
         for index, (_, _, _, sample) in enumerate(prepared):
             results.append((all_scores[index], num_samples, fit(index, sample, all_scores[index], num_samples)))
     else:

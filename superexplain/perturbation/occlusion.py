@@ -104,7 +104,6 @@ def run_occlusion(predictor, images: np.ndarray, *, targets: Any = None, top_lab
         window = _pair(window, "window", (height, width))
         stride = _pair(stride if stride is not None else (max(1, window[0] // 2), max(1, window[1] // 2)),
                        "stride", (height, width))
-    _, target_lists = unperturbed_targets(predictor, images, targets, top_labels, output)
     explanations = []
     if window is None:
         prepared = []
@@ -118,6 +117,9 @@ def run_occlusion(predictor, images: np.ndarray, *, targets: Any = None, top_lab
         # a few dozen copies per image: several images share each full batch
         all_scores = score_perturbations(predictor, [masked_copies(p[3], p[2]) for p in prepared], batch_size,
                                          output, verbose, desc="occlusion")
+        # every image's first copy is the image itself: its scores choose the targets
+        target_lists = predictor.resolve_targets(targets, np.stack([scores[0] for scores in all_scores]),
+                                                 top_labels)
         for index, ((labels, segmentation_record, masks, _), scores) in enumerate(zip(prepared, all_scores)):
             params = {"batch_size": batch_size or predictor.batch_size, "hide_color": describe_hide(hide_color),
                       "seed": seeds[index], "score_kind": score_kind, "mode": "superpixel",
@@ -130,6 +132,7 @@ def run_occlusion(predictor, images: np.ndarray, *, targets: Any = None, top_lab
                     target_name=predictor.class_name(target), score=float(scores[0, target]), segments=labels,
                     weights=drops, params=params))
         return explanations
+    _, target_lists = unperturbed_targets(predictor, images, targets, top_labels, output)
     for index, image in enumerate(images):
         params = {"batch_size": batch_size or predictor.batch_size, "hide_color": describe_hide(hide_color),
                   "seed": seeds[index], "score_kind": score_kind}
