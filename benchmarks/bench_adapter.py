@@ -1,8 +1,6 @@
 """Adapter overhead: Predictor.predict against a bare compiled forward pass and model.predict."""
 from __future__ import annotations
 
-import numpy as np
-
 from ._common import best_time, table
 
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from superexplain.datasets import CLASS_NAMES, load_demo_model, make_shapes
+from superexplain.datasets import CLASS_NAMES, make_shapes
 
 
 def test_make_shapes_is_deterministic_and_masks_mark_the_object():
