@@ -284,3 +284,19 @@ def test_score_perturbations_hands_each_image_its_own_rows():
     np.testing.assert_allclose(scores[2][:, 0], [3.0, 3.01, 3.02, 3.03], rtol=1e-6)
     # the first batch of 5 holds image 0's rows 0-2 and image 2's rows 0-1; the second, image 2's rows 2-3
     assert seen == [(1, 0, 3, [1.0, 1.01, 1.02]), (3, 0, 2, [3.0, 3.01]), (3, 2, 4, [3.02, 3.03])]
+
+
+def test_blend_copies_pixels_exactly_into_a_64_byte_aligned_batch():
+    from superexplain.perturbation._engine import blend
+
+    rng = np.random.default_rng(3)
+    image = rng.normal(size=(9, 7, 3)).astype(np.float32)
+    image[0, 0] = [-0.0, np.float32(1e-42), np.finfo(np.float32).max]  # signed zero, subnormal, extreme
+    hide = rng.normal(size=(9, 7, 3)).astype(np.float32)
+    keep = rng.random((5, 9, 7)) < 0.5
+    out = blend(image, hide, keep)
+    expected = np.where(keep[..., None], image, hide)
+    assert out.dtype == np.float32 and out.view(np.int32).tolist() == expected.view(np.int32).tolist()
+    assert out.ctypes.data % 64 == 0 and out.flags.c_contiguous and out.flags.writeable
+    # a per-channel hide colour broadcasts
+    np.testing.assert_array_equal(blend(image, np.float32([1, 2, 3]), keep)[~keep], np.broadcast_to([1, 2, 3], (int((~keep).sum()), 3)))

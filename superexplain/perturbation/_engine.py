@@ -198,6 +198,19 @@ def masked_copies(masker: Callable[[np.ndarray], np.ndarray], masks: np.ndarray)
     return Perturbations(len(masks), lambda start, stop: masker(masks[start:stop]))
 
 
+def aligned_empty(shape: tuple[int, ...], dtype: Any, alignment: int = 64) -> np.ndarray:
+    """An uninitialised C-contiguous array whose data starts on an ``alignment``-byte boundary.
+
+    numpy aligns to 16 bytes; TensorFlow takes a batch without copying it (DLPack) only when it
+    is 64-byte aligned, and otherwise copies it (78 ms for a batch of 64 images of 224x224).
+    """
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    buffer = np.empty(nbytes + alignment, dtype=np.uint8)
+    offset = (-buffer.ctypes.data) % alignment
+    return buffer[offset:offset + nbytes].view(dtype).reshape(shape)
+
+
 def blend(image: np.ndarray, hide: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """Images keeping ``image`` where ``keep`` is 1 and ``hide`` where it is 0 (soft in between).
 
@@ -212,7 +225,7 @@ def blend(image: np.ndarray, hide: np.ndarray, keep: np.ndarray) -> np.ndarray:
         hide_bits = np.ascontiguousarray(np.broadcast_to(np.asarray(hide, dtype=np.float32), image.shape)).view(np.int32)
         differ = image.view(np.int32) ^ hide_bits
         select = np.negative(keep.view(np.int8), dtype=np.int32)[..., None]  # 0 or -1 (every bit set)
-        out = np.empty(keep.shape + image.shape[-1:], dtype=np.int32)
+        out = aligned_empty(keep.shape + image.shape[-1:], np.int32)
         np.bitwise_and(select, differ, out=out)
         out ^= hide_bits
         return out.view(np.float32)
