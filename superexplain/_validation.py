@@ -157,6 +157,17 @@ def check_random_state(random_state: Any, name: str = "random_state") -> np.rand
     return np.random.default_rng(resolve_seed(random_state, name))
 
 
+def seeded_rng(random_state: Any, name: str = "random_state") -> tuple[np.random.Generator, int | None]:
+    """The Generator to draw from and the seed to record: ``(rng, seed)``.
+
+    None draws a fresh seed and records it; an int seeds a new Generator; a Generator is used as
+    is and records None (its seed cannot be recovered).
+    """
+    seed = resolve_seed(random_state, name)
+    rng = check_random_state(random_state if isinstance(random_state, np.random.Generator) else seed, name)
+    return rng, seed
+
+
 def image_random_states(random_state: Any, n_images: int,
                         name: str = "random_state") -> tuple[list[np.random.Generator], list[int | None]]:
     """One Generator and one recorded seed per image of a batch.
@@ -175,8 +186,7 @@ def image_random_states(random_state: Any, n_images: int,
             raise TypeError(f"{name} as a sequence must hold int seeds; got a numpy Generator in it")
         resolved = [resolve_seed(s, f"{name}[{i}]") for i, s in enumerate(seeds)]
         return [np.random.default_rng(s) for s in resolved], resolved
-    seed = resolve_seed(random_state, name)
-    rng = check_random_state(random_state if isinstance(random_state, np.random.Generator) else seed, name)
+    rng, seed = seeded_rng(random_state, name)
     return [rng] * n_images, [seed] * n_images
 
 

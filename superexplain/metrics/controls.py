@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_image, check_int, check_random_state, check_segments, resolve_seed
+from .._validation import check_image, check_int, check_segments, seeded_rng
 from ..explanation import Explanation
 
 __all__ = ["random_map", "edge_map"]
@@ -53,8 +53,7 @@ def random_map(like: Any, target: int | None = None, *, segments: Any = None, ra
     ('random', (8, 8), True)
     """
     image, chosen, name, own_segments = _image_and_target(like, target)
-    seed = resolve_seed(random_state)
-    rng = check_random_state(random_state if seed is None else seed)
+    rng, seed = seeded_rng(random_state)
     labels = own_segments if segments is None else check_segments(segments, image.shape)
     params = {"seed": seed, "control": "random"}
     if labels is None:

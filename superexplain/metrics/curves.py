@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 
 from .._progress import progress
-from .._validation import check_choice, check_float, check_int, check_random_state, resolve_seed
+from .._validation import check_choice, check_float, check_int, seeded_rng
 from ..models import as_predictor
 from ._features import attribution_density, blurred, feature_attributions, feature_labels, \
     score_masks, substrate_image
@@ -30,8 +30,7 @@ def _curve(kind: str, model: Any, image: Any, explanation: Any, step: Any, subst
            verbose: int | bool, blur_sigma: float = 5.0, blur_size: int = 11) -> CurveResult:
     predictor = as_predictor(model)
     items, single, names = resolve_items(image, explanation, several_methods=False)
-    seed = resolve_seed(random_state)
-    rng = check_random_state(random_state if seed is None else seed)
+    rng, seed = seeded_rng(random_state)
     output, score_kind = predictor.output_for(score)
     check_choice(features, "features", ("segments", "pixels"))
     images, _ = predictor.check_images(np.stack([item.image for item in items]), "image")

@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 
 from .._progress import progress
-from .._validation import check_int, check_random_state, describe, resolve_seed
+from .._validation import check_int, describe, seeded_rng
 from ..models import as_predictor
 from ._features import attribution_density, feature_attributions, feature_labels, score_masks, \
     substrate_image
@@ -125,8 +125,7 @@ def sensitivity_n(model: Any, image: Any, explanation: Any = None, ns: Any = Non
     predictor = as_predictor(model)
     items, single, names = resolve_items(image, explanation, several_methods=True)
     num_subsets = check_int(num_subsets, "num_subsets", 2)
-    seed = resolve_seed(random_state)
-    rng = check_random_state(random_state if seed is None else seed)
+    rng, seed = seeded_rng(random_state)
     output, score_kind = predictor.output_for(score)
     images, _ = predictor.check_images(np.stack([item.image for item in items]), "image")
     image_scores = predictor.predict(images, output=output, batch_size=batch_size, validate=False)

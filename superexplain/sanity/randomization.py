@@ -6,7 +6,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .._progress import progress
-from .._validation import check_choice, check_random_state, describe, resolve_seed
+from .._validation import check_choice, describe, seeded_rng
 from ..explanation import Explanation
 from ..metrics.agreement import SIMILARITIES
 from ..metrics.agreement import similarity as _similarity
@@ -122,8 +122,7 @@ def model_randomization(model: Any, images: Any, method: Any = "gradcam", mode: 
     if predictor.keras_model is None:
         raise TypeError("model randomisation needs a Keras model (its layers are re-initialised); got a callable")
     batch, _ = predictor.check_images(images, "images")
-    seed = resolve_seed(random_state)
-    rng = check_random_state(random_state if seed is None else seed)
+    rng, seed = seeded_rng(random_state)
     method_seed = int(rng.integers(0, 2**31 - 1))
     run = _explainer(method)
     clone = clone_with_weights(predictor.keras_model)
