@@ -8,6 +8,7 @@ from _perturbation_helpers import presence as _presence
 
 import superexplain
 from superexplain.perturbation import hide_image
+from superexplain.perturbation.lime import CONVERGENCE_DEFAULTS
 from superexplain.segmentation import segment
 
 
@@ -215,9 +216,10 @@ def test_convergence_stops_on_a_stable_ranking_and_equals_the_shorter_run(scene)
     model = PresenceModel(image, segments, np.linspace(-1, 1, n_segments))
     options = dict(method="lime", segments=segments, hide_color=0.0, target=0, random_state=5, verbose=0)
     stopped = superexplain.explain(model, image, num_samples=2000, convergence=True, **options)
-    # exactly linear: the top 5 never change, so it stops after 1 + patience rounds of 100
-    assert stopped.params["samples_used"] == 400 and stopped.params["num_samples"] == 2000
-    short = superexplain.explain(model, image, num_samples=400, **options)
+    # exactly linear: the top 5 never change, so it stops after the first 1 + patience rounds
+    first_stop = CONVERGENCE_DEFAULTS["round_size"] * (1 + CONVERGENCE_DEFAULTS["patience"])
+    assert stopped.params["samples_used"] == first_stop and stopped.params["num_samples"] == 2000
+    short = superexplain.explain(model, image, num_samples=first_stop, **options)
     np.testing.assert_array_equal(stopped.weights, short.weights)
     assert superexplain.explain(model, image, num_samples=500, **options).params["samples_used"] == 500
 
@@ -266,7 +268,7 @@ def test_lime_image_class_equals_explain_and_records_params(scene):
                              kernel_width=0.3, segments=segments, verbose=0)
     assert a == b
     for key, value in dict(num_samples=120, kernel_width=0.3, alpha=1.0, hide_color="blur", seed=1,
-                           segmentation="precomputed", sampler="paired", feature_selection="auto",
+                           segmentation="precomputed", sampler="orthogonal", feature_selection="auto",
                            num_features=None, samples_used=120).items():
         assert a.params[key] == value, key
     np.testing.assert_array_equal(a.heatmap, a.weights[segments].astype(np.float32))

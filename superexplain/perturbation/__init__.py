@@ -2,7 +2,7 @@
 from ._engine import Perturbations, predict_in_batches, score_perturbations
 from ._hide import hide_image
 from .lime import LimeImage, run_lime
-from .samplers import bernoulli_masks, paired_masks, shapley_masks
+from .samplers import bernoulli_masks, orthogonal_masks, paired_masks, shapley_masks
 from .surrogate import fit_weighted_ridge, lime_kernel, select_features
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "select_features",
     "bernoulli_masks",
     "paired_masks",
+    "orthogonal_masks",
     "shapley_masks",
 ]
 

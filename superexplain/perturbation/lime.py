@@ -18,7 +18,7 @@ __all__ = ["run_lime", "LimeImage", "CONVERGENCE_DEFAULTS"]
 #: Convergence stopping defaults: check every ``round_size`` samples; stop once, for every target,
 #: the set of the ``top_k`` highest-weighted segments has been the same at ``patience`` checks in a
 #: row after the first, and the k-th and (k+1)-th weights are ``separation`` standard errors apart.
-CONVERGENCE_DEFAULTS = {"top_k": 5, "round_size": 100, "patience": 3, "separation": 1.0}
+CONVERGENCE_DEFAULTS = {"top_k": 5, "round_size": 50, "patience": 2, "separation": 1.5}
 
 
 def _check_convergence(convergence: Any) -> dict | None:
@@ -72,7 +72,7 @@ def run_lime(predictor, images: np.ndarray, *, targets: Any = None, top_labels: 
              batch_size: int | None = None, segmentation: Any = "slic", segments: Any = None,
              hide_color: Any = "mean", kernel_width: float = 0.25, alpha: float = 1.0,
              feature_selection: str = "auto", num_features: int | None = None, score: str = "probability",
-             sampler: str = "paired", convergence: Any = None) -> list[Explanation]:
+             sampler: str = "orthogonal", convergence: Any = None) -> list[Explanation]:
     """LIME on superpixels: masked copies of each image, the model's scores, a weighted ridge per target.
 
     Parameters
@@ -106,9 +106,12 @@ def run_lime(predictor, images: np.ndarray, *, targets: Any = None, top_labels: 
         Segments to keep in the surrogate (None: all).
     score : {"probability", "logit"}
         Explain the model's output (as lime does) or its pre-softmax logits.
-    sampler : {"paired", "bernoulli"}
-        ``"paired"`` (default): antithetic masks, each followed by its complement; same limit as
-        lime's independent ``"bernoulli"`` masks, less sampling noise.
+    sampler : {"orthogonal", "paired", "bernoulli"}
+        ``"orthogonal"`` (default): randomised strength-3 orthogonal arrays in complementary pairs
+        (:func:`~superexplain.perturbation.orthogonal_masks`); ``"paired"``: independent masks each
+        followed by its complement; ``"bernoulli"``: lime's independent masks. All three give every
+        sample lime's distribution, so the surrogate has lime's limit; the first two have less
+        sampling noise.
     convergence : None, True or dict
         Stop early once the ranking is stable (see :data:`CONVERGENCE_DEFAULTS`); off by default.
 
@@ -233,7 +236,7 @@ class LimeImage:
     def __init__(self, num_samples: int = 1000, *, batch_size: int | None = None, segmentation: Any = "slic",
                  hide_color: Any = "mean", kernel_width: float = 0.25, alpha: float = 1.0,
                  feature_selection: str = "auto", num_features: int | None = None, score: str = "probability",
-                 sampler: str = "paired", convergence: Any = None, random_state: Any = None) -> None:
+                 sampler: str = "orthogonal", convergence: Any = None, random_state: Any = None) -> None:
         self.num_samples = num_samples
         self.batch_size = batch_size
         self.segmentation = segmentation

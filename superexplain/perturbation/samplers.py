@@ -13,9 +13,10 @@ import numpy as np
 
 from .._validation import check_choice
 
-__all__ = ["MaskSample", "SAMPLERS", "bernoulli_masks", "paired_masks", "shapley_masks", "draw_masks"]
+__all__ = ["MaskSample", "SAMPLERS", "bernoulli_masks", "paired_masks", "orthogonal_masks", "shapley_masks",
+           "draw_masks"]
 
-SAMPLERS = ("paired", "bernoulli")
+SAMPLERS = ("orthogonal", "paired", "bernoulli")
 
 
 class MaskSample(NamedTuple):
@@ -66,6 +67,59 @@ def paired_masks(rng: np.random.Generator, num_samples: int, num_segments: int) 
     return MaskSample(masks[:num_samples], np.arange(num_samples) // 2)
 
 
+def _code_words(labels: np.ndarray, n_bits: int) -> np.ndarray:
+    """All ``2**(n_bits + 1)`` words of the binary linear code whose generator matrix has an all-ones
+    first row and the ``n_bits`` binary digits of ``labels`` below it, in counting order: word ``r``
+    is the sum (mod 2) of the generator rows selected by the bits of ``r``, so words ``2i`` and
+    ``2i + 1`` are complements."""
+    generator = np.vstack([np.ones(labels.size, np.int64)] + [(labels >> bit) & 1 for bit in range(n_bits)])
+    counts = np.arange(2 ** (n_bits + 1))
+    selectors = (counts[:, None] >> np.arange(n_bits + 1)[None, :]) & 1
+    return (selectors @ generator) % 2 == 1
+
+
+def orthogonal_masks(rng: np.random.Generator, num_samples: int, num_segments: int) -> MaskSample:
+    """Randomised orthogonal arrays of strength 3, in complementary pairs; the first row keeps everything.
+
+    After the unperturbed first row come blocks of ``B = 2**(m + 1)`` rows, ``2**m >= K``. Each block
+    lists the words of a binary linear code: its generator matrix has an all-ones row (the foldover,
+    which makes consecutive rows complements) above the ``m``-bit binary labels of the ``K`` segments,
+    distinct labels drawn at random for each block. Any three columns of such a generator are linearly
+    independent, so within a block every three segments take each of their eight on/off patterns
+    exactly ``B / 8`` times (an orthogonal array of strength 3): the design is balanced for every
+    segment, pair and triple, where independent draws are only balanced on average. Each block is then
+    XOR-ed with a uniform random on/off vector, which makes every row exactly uniform on
+    ``{0, 1}^K`` (independent Bernoulli(1/2) segments, lime's distribution), so LIME's surrogate keeps
+    lime's limit; only the dependence between rows changes, and it cancels sampling noise from the
+    model's pairwise and three-way segment interactions that paired masks alone leave in. Prefixes are
+    nested subcodes (rows ``1 .. 2**j`` of a block are an orthogonal array of strength 1 for
+    ``j >= 1``), and a random labelling keeps partial blocks close to balanced. Rows of a complementary
+    pair share one cluster for the standard errors.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sample = orthogonal_masks(np.random.default_rng(0), 65, 20)
+    >>> masks = sample.masks
+    >>> masks[0].all(), bool(np.all(masks[1::2] == ~masks[2::2]))
+    (np.True_, True)
+    >>> block = masks[1:].astype(int)  # one full block of 64 rows: every triple of segments balanced
+    >>> patterns = 4 * block[:, 3] + 2 * block[:, 7] + block[:, 12]
+    >>> np.bincount(patterns).tolist()
+    [8, 8, 8, 8, 8, 8, 8, 8]
+    """
+    n_bits = max(1, int(np.ceil(np.log2(num_segments))))
+    block = 2 ** (n_bits + 1)
+    n_blocks = -(-(num_samples - 1) // block)
+    parts = [np.ones((1, num_segments), dtype=bool)]
+    for _ in range(n_blocks):
+        labels = rng.choice(2**n_bits, size=num_segments, replace=False)
+        parts.append(_code_words(labels, n_bits) ^ (rng.random(num_segments) < 0.5))
+    masks = np.concatenate(parts)[:num_samples]
+    clusters = np.concatenate([[0], 1 + np.arange(n_blocks * block) // 2])[:num_samples]
+    return MaskSample(masks, clusters)
+
+
 def shapley_masks(rng: np.random.Generator, num_samples: int, num_segments: int) -> MaskSample:
     """Coalitions drawn from the Shapley kernel, paired with their complements.
 
@@ -96,7 +150,7 @@ def shapley_masks(rng: np.random.Generator, num_samples: int, num_segments: int)
 
 
 def draw_masks(sampler: str, rng: np.random.Generator, num_samples: int, num_segments: int) -> MaskSample:
-    """Masks from the named LIME sampler (``"paired"`` or ``"bernoulli"``)."""
+    """Masks from the named LIME sampler (``"orthogonal"``, ``"paired"`` or ``"bernoulli"``)."""
     check_choice(sampler, "sampler", SAMPLERS)
-    draw = paired_masks if sampler == "paired" else bernoulli_masks
+    draw = {"orthogonal": orthogonal_masks, "paired": paired_masks, "bernoulli": bernoulli_masks}[sampler]
     return draw(rng, num_samples, num_segments)
