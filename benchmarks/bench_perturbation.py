@@ -210,8 +210,12 @@ def _screen(predictor, images, scores, reference_samples):
     return screened
 
 
+#: Our designs compared with lime's: the default first.
+OUR_DESIGNS = (("ours, orthogonal", "orthogonal"), ("ours, paired", "paired"))
+
+
 def _stability(predictor, case, n_seeds, grid, n_mse, convergence_samples):
-    """Hits per n for lime and ours (paired), MSE at ``n_mse``, and convergence stopping, for one (image, score)."""
+    """Hits per n for lime and our designs, MSE at ``n_mse``, and convergence stopping, for one (image, score)."""
     import superexplain
 
     image, segments, target, score = case["image"], case["segments"], case["target"], case["score"]
@@ -222,11 +226,10 @@ def _stability(predictor, case, n_seeds, grid, n_mse, convergence_samples):
     def classifier(batch):  # lime explains the same function as ours: probabilities or logits
         return predictor.predict(batch, output=output)
 
-    designs = [
-        ("lime 0.2.0.1", lambda seed: _lime_prefix_weights(classifier, image, segments, target, seed, grid)),
-        ("ours, paired", lambda seed: _ours_prefix_weights(predictor, image, segments, target, output, "paired",
-                                                          seed, grid)),
-    ]
+    designs = [("lime 0.2.0.1", lambda seed: _lime_prefix_weights(classifier, image, segments, target, seed, grid))]
+    designs += [(label, lambda seed, sampler=sampler: _ours_prefix_weights(predictor, image, segments, target, output,
+                                                                          sampler, seed, grid))
+                for label, sampler in OUR_DESIGNS]
     results = {}
     for label, weights_of in designs:
         hits = np.zeros(len(grid), int)
@@ -236,7 +239,7 @@ def _stability(predictor, case, n_seeds, grid, n_mse, convergence_samples):
             hits += np.array([_top5(w) == reference_top for w in weights])
             errors.append(float(np.mean((weights[at] - reference) ** 2)))
         results[label] = {"hits": hits, "stable": _first_stable(hits, grid, n_seeds), "mse": float(np.mean(errors))}
-    # convergence stopping, on this image and score only: the samples it used and agreement with the reference
+    # convergence stopping with the default design and criterion: the samples it used and agreement
     used, agree = [], 0
     for seed in range(n_seeds):
         explanation = superexplain.explain(predictor, image, method="lime", segments=segments,
@@ -264,7 +267,8 @@ def _stability_section(model, data, quick):
     predictor = as_predictor(model)
     scores = ("probability", "logit")
     n_seeds = 4 if quick else 20
-    grid = [50, 100, 200] if quick else [50, 100, 150, 200, 300, 400, 500, 700, 1000, 1500, 2000, 3000, 5000]
+    grid = ([50, 100, 200] if quick else
+            [25, 50, 75, 100, 125, 150, 200, 250, 300, 400, 500, 600, 800, 1000, 1500, 2000, 3000, 5000])
     n_mse = 200 if quick else 1000
     reference_samples = 2000 if quick else 10000
     convergence_samples = 1000 if quick else 5000
@@ -272,35 +276,48 @@ def _stability_section(model, data, quick):
 
     screen_rows = [[case["score"], case["index"], f"{case['probability']:.4f}", f"{case['gap']:.2e}",
                     f"{case['gap_se']:.2e}", "yes" if case["determined"] else "no"] for case in screened]
-    rows, lines = [], []
+    rows, lines, ratios = [], [], {"design": [], "convergence": []}
     for score in scores:
         chosen = [case for case in screened if case["score"] == score and case["determined"]][:3]
         if not chosen:
             lines.append(f"- score {score}: no screened image has a determined reference top-5; nothing compared.")
         for case in chosen:
             results = _stability(predictor, case, n_seeds, grid, n_mse, convergence_samples)
-            for label in ("lime 0.2.0.1", "ours, paired"):
+            for label in ("lime 0.2.0.1",) + tuple(label for label, _ in OUR_DESIGNS):
                 result = results[label]
                 rows.append([case["index"], score, label, " ".join(f"{n}:{h}" for n, h in zip(grid, result["hits"])),
                              result["stable"] or "> max", f"{result['mse']:.3g}"])
             convergence = results["convergence"]
             used = convergence["used"]
-            rows.append([case["index"], score, "ours, paired + convergence",
+            rows.append([case["index"], score, "ours, orthogonal + convergence",
                          f"agree {convergence['agree']}/{n_seeds}",
                          f"used mean {np.mean(used):.0f} (min {min(used)}, max {max(used)})", ""])
-            lime, paired = results["lime 0.2.0.1"], results["ours, paired"]
+            lime, ours, paired = (results[label] for label in ("lime 0.2.0.1", "ours, orthogonal", "ours, paired"))
             reference_variance = float(np.mean(case["se"] ** 2))
-            mse_ratio = lime["mse"] / paired["mse"] if paired["mse"] > 0 else float("inf")
-            lime_own, paired_own = lime["mse"] - reference_variance, paired["mse"] - reference_variance
-            corrected = (f"{lime_own / paired_own:.2f}" if lime_own > 0 and paired_own > 0
+            mse_ratio = lime["mse"] / ours["mse"] if ours["mse"] > 0 else float("inf")
+            lime_own, ours_own = lime["mse"] - reference_variance, ours["mse"] - reference_variance
+            corrected = (f"{lime_own / ours_own:.2f}" if lime_own > 0 and ours_own > 0
                          else "n/a (an MSE is within the reference's variance)")
+            if lime["stable"] and ours["stable"]:
+                ratios["design"].append(lime["stable"] / ours["stable"])
+            stopping = (f"{lime['stable'] / np.mean(used):.2f}" if lime["stable"] else "n/a")
+            if lime["stable"] and convergence["agree"] >= 0.9 * n_seeds:
+                ratios["convergence"].append(lime["stable"] / np.mean(used))
             lines.append(
                 f"- image {case['index']}, {score}: lime reaches 90% agreement at {lime['stable'] or '> max'} samples, "
-                f"ours (paired) at {paired['stable'] or '> max'} (lime / ours = "
-                f"{_ratio_text(lime['stable'], paired['stable'], grid[-1])}; goal >= 3). MSE at {n_mse} samples: "
-                f"lime / ours = {mse_ratio:.2f} ({corrected} after subtracting the reference's own variance, "
-                f"{reference_variance:.2e}). Convergence stopping used {np.mean(used):.0f} samples on average "
-                f"(max {max(used)}) and agreed with the reference in {convergence['agree'] / n_seeds:.0%} of seeds.")
+                f"ours (orthogonal) at {ours['stable'] or '> max'} (lime / ours = "
+                f"{_ratio_text(lime['stable'], ours['stable'], grid[-1])}; goal >= 3), paired masks at "
+                f"{paired['stable'] or '> max'}. MSE at {n_mse} samples: lime / ours = {mse_ratio:.2f} ({corrected} "
+                f"after subtracting the reference's own variance, {reference_variance:.2e}). Convergence stopping "
+                f"used {np.mean(used):.0f} samples on average (max {max(used)}) and agreed with the reference in "
+                f"{convergence['agree'] / n_seeds:.0%} of seeds: lime's fixed n / ours' mean = {stopping}.")
+    for kind, label in (("design", "fixed n, lime / ours (orthogonal)"),
+                        ("convergence", "lime's fixed n / ours' mean with convergence stopping")):
+        if ratios[kind]:
+            values = ratios[kind]
+            lines.append(f"- {label}: geometric mean {np.exp(np.mean(np.log(values))):.2f} over {len(values)} cases "
+                         f"(min {min(values):.2f}, max {max(values):.2f}); cases at >= 3: "
+                         f"{sum(v >= 3 for v in values)} of {len(values)}.")
 
     return (
         "## Samples to a stable top-5 (demo CNN)\n\n"
@@ -322,13 +339,16 @@ def _stability_section(model, data, quick):
         "and surrogate (`LimeBase`), given a classifier that returns the same "
         "function ours explains (probabilities, or `predict(output=\"logits\")` for logits; lime can explain "
         "logits as well as we can, so this compares the sampling design on one function), against ours with "
-        "paired (antithetic) masks. Both run on prefixes of one draw per seed (a prefix of lime's i.i.d. draw is "
+        "the default orthogonal design (randomised strength-3 orthogonal arrays in complementary pairs) and with "
+        "paired masks (each random mask followed by its complement). All run on prefixes of one draw per seed (a prefix of lime's i.i.d. draw is "
         "distributed as a shorter draw; ours are prefix-consistent by design). `n:hits` counts the seeds whose "
         "top-5 equals the reference's; samples to stable is the first n with hits >= 90% of seeds. MSE: the "
         f"weights' mean squared difference from the reference at {n_mse} samples, averaged over segments and "
         "seeds; it includes the reference's own variance, which makes the lime / ours ratio an underestimate of "
         "the design's variance reduction (the bullets also give it with that variance subtracted). Convergence "
-        f"stopping: `explain(..., num_samples={convergence_samples}, convergence=True, score=...)` per seed. "
+        f"stopping: `explain(..., num_samples={convergence_samples}, convergence=True, score=...)` per seed, "
+        "default design and criterion; its ratio divides lime's samples to stable (an oracle: the smallest fixed n "
+        "that works, known only after this study) by ours' mean samples used. "
         "Goal: ours needs <= 1/3 of lime's samples.\n\n"
         + (table(["image", "score", "method", "hits per n", "samples to stable", f"MSE at {n_mse}"], rows)
            if rows else "No image was determined; nothing compared.")
