@@ -75,43 +75,33 @@ def test_standard_errors_match_spread_across_resampled_designs():
     np.testing.assert_allclose(reported, empirical, rtol=0.25)
 
 
-def test_paired_standard_errors_account_for_pairing():
-    rng = np.random.default_rng(7)
-    true = rng.normal(size=8)
-
-    def response(masks):
-        return masks @ true + 3.0 * masks[:, 0] * masks[:, 1]
-
+def _reported_and_actual_errors(draw):
+    """Mean reported standard error and the weights' spread over 200 designs, on a response with
+    one pairwise interaction (segments 0 and 1)."""
+    true = np.random.default_rng(7).normal(size=8)
     coefs, errors = [], []
     for seed in range(200):
-        sample = paired_masks(np.random.default_rng(seed), 300, 8)
+        sample = draw(np.random.default_rng(seed), 300, 8)
         masks = sample.masks.astype(float)
-        fit = fit_weighted_ridge(masks, response(masks), lime_kernel(masks, 0.25), 1.0, sample.clusters)
+        response = masks @ true + 3.0 * masks[:, 0] * masks[:, 1]
+        fit = fit_weighted_ridge(masks, response, lime_kernel(masks, 0.25), 1.0, sample.clusters)
         coefs.append(fit.coef)
         errors.append(fit.coef_se)
-    np.testing.assert_allclose(np.mean(errors, axis=0), np.std(coefs, axis=0, ddof=1), rtol=0.3)
+    return np.mean(errors, axis=0), np.std(coefs, axis=0, ddof=1)
+
+
+def test_paired_standard_errors_account_for_pairing():
+    reported, actual = _reported_and_actual_errors(paired_masks)
+    np.testing.assert_allclose(reported, actual, rtol=0.3)
 
 
 def test_orthogonal_standard_errors_are_at_worst_slightly_optimistic():
     # pairs are the clusters, but rows of one block are dependent too: where the design cancels the
     # interaction (segments 0 and 1) the pair-cluster error is conservative, elsewhere it may fall short
     # of the true spread, by about 17% on this response; never by more than a quarter
-    rng = np.random.default_rng(7)
-    true = rng.normal(size=8)
-
-    def response(masks):
-        return masks @ true + 3.0 * masks[:, 0] * masks[:, 1]
-
-    coefs, errors = [], []
-    for seed in range(200):
-        sample = orthogonal_masks(np.random.default_rng(seed), 300, 8)
-        masks = sample.masks.astype(float)
-        fit = fit_weighted_ridge(masks, response(masks), lime_kernel(masks, 0.25), 1.0, sample.clusters)
-        coefs.append(fit.coef)
-        errors.append(fit.coef_se)
-    reported, empirical = np.mean(errors, axis=0), np.std(coefs, axis=0, ddof=1)
-    assert np.all(reported >= 0.75 * empirical)
-    assert np.all(empirical[:2] < 0.5 * empirical[2:].min())  # the interaction's noise is cancelled
+    reported, actual = _reported_and_actual_errors(orthogonal_masks)
+    assert np.all(reported >= 0.75 * actual)
+    assert np.all(actual[:2] < 0.5 * actual[2:].min())  # the interaction's noise is cancelled
 
 
 def test_forward_selection_finds_the_true_segments():
