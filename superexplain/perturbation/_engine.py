@@ -306,6 +306,16 @@ def unperturbed_targets(predictor, images: np.ndarray, targets: Any, top_labels:
     return scores, predictor.resolve_targets(targets, scores, top_labels)
 
 
+def first_sample_targets(predictor, all_scores: list[np.ndarray], targets: Any,
+                         top_labels: int | None) -> list[list[int]]:
+    """The target classes per image, from the scores of each image's first sample.
+
+    For methods whose first sample of every image is the image itself, unmasked; this saves the
+    separate model call of :func:`unperturbed_targets`.
+    """
+    return predictor.resolve_targets(targets, np.stack([scores[0] for scores in all_scores]), top_labels)
+
+
 def paint(weights: np.ndarray, segments: np.ndarray) -> np.ndarray:
     """The per-segment ``weights`` painted on the (H, W) ``segments``: a heatmap, float32."""
     return np.asarray(weights, dtype=np.float32)[segments]

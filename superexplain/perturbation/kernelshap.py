@@ -8,8 +8,8 @@ import numpy as np
 
 from .._validation import check_float, image_random_states
 from ..explanation import Explanation
-from ._engine import (SegmentMasker, check_common, masked_copies, paint, per_image_segments, resolve_segments,
-                      score_perturbations)
+from ._engine import (SegmentMasker, check_common, first_sample_targets, masked_copies, paint, per_image_segments,
+                      resolve_segments, score_perturbations)
 from ._hide import describe_hide, hide_image
 from .samplers import MaskSample, shapley_masks
 from .surrogate import cluster_meat, one_blas_thread
@@ -137,7 +137,7 @@ def run_kernelshap(predictor, images: np.ndarray, *, targets: Any = None, top_la
     all_scores = score_perturbations(predictor, [masked_copies(p[5], p[3].masks) for p in prepared], batch_size,
                                      output, verbose, desc="kernelshap")
     # every image's first coalition is the full one, the image itself: its scores choose the targets
-    target_lists = predictor.resolve_targets(targets, np.stack([scores[0] for scores in all_scores]), top_labels)
+    target_lists = first_sample_targets(predictor, all_scores, targets, top_labels)
     explanations = []
     for index, (labels, segmentation_record, exact, sample, sample_weights, _) in enumerate(prepared):
         scores = all_scores[index]

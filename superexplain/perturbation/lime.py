@@ -7,8 +7,8 @@ import numpy as np
 
 from .._validation import check_choice, check_float, check_int, describe, image_random_states
 from ..explanation import Explanation
-from ._engine import (SegmentMasker, check_common, masked_copies, paint, per_image_segments, resolve_segments,
-                      score_masks, score_perturbations, unperturbed_targets)
+from ._engine import (SegmentMasker, check_common, first_sample_targets, masked_copies, paint, per_image_segments,
+                      resolve_segments, score_masks, score_perturbations, unperturbed_targets)
 from ._hide import describe_hide, hide_image
 from .samplers import SAMPLERS, draw_masks
 from .surrogate import FEATURE_SELECTIONS, fit_weighted_ridge, lime_kernel, one_blas_thread, select_features
@@ -170,7 +170,7 @@ def run_lime(predictor, images: np.ndarray, *, targets: Any = None, top_labels: 
         all_scores = score_perturbations(predictor, [masked_copies(p[2], p[3].masks) for p in prepared],
                                          batch_size, output, verbose, desc="lime")
         # every image's first sample is the image itself: its scores choose the targets (no extra model call)
-        target_lists = predictor.resolve_targets(targets, np.stack([scores[0] for scores in all_scores]), top_labels)
+        target_lists = first_sample_targets(predictor, all_scores, targets, top_labels)
         for index, (_, _, _, sample) in enumerate(prepared):
             results.append((all_scores[index], num_samples, fit(index, sample, all_scores[index], num_samples)))
     else:

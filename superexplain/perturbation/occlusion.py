@@ -7,8 +7,8 @@ import numpy as np
 
 from .._validation import check_int, describe, image_random_states
 from ..explanation import Explanation
-from ._engine import (SegmentMasker, blend, check_common, paint, per_image_segments, predict_in_batches,
-                      resolve_segments, masked_copies, score_perturbations, unperturbed_targets)
+from ._engine import (SegmentMasker, blend, check_common, first_sample_targets, paint, per_image_segments,
+                      predict_in_batches, resolve_segments, masked_copies, score_perturbations, unperturbed_targets)
 from ._hide import describe_hide, hide_image
 
 __all__ = ["run_occlusion", "window_positions"]
@@ -118,8 +118,7 @@ def run_occlusion(predictor, images: np.ndarray, *, targets: Any = None, top_lab
         all_scores = score_perturbations(predictor, [masked_copies(p[3], p[2]) for p in prepared], batch_size,
                                          output, verbose, desc="occlusion")
         # every image's first copy is the image itself: its scores choose the targets
-        target_lists = predictor.resolve_targets(targets, np.stack([scores[0] for scores in all_scores]),
-                                                 top_labels)
+        target_lists = first_sample_targets(predictor, all_scores, targets, top_labels)
         for index, ((labels, segmentation_record, masks, _), scores) in enumerate(zip(prepared, all_scores)):
             params = {"batch_size": batch_size or predictor.batch_size, "hide_color": describe_hide(hide_color),
                       "seed": seeds[index], "score_kind": score_kind, "mode": "superpixel",
