@@ -339,7 +339,7 @@ def _stability_section(model, data, quick):
         "and surrogate (`LimeBase`), given a classifier that returns the same "
         "function ours explains (probabilities, or `predict(output=\"logits\")` for logits; lime can explain "
         "logits as well as we can, so this compares the sampling design on one function), against ours with "
-        "the default orthogonal design (randomised strength-3 orthogonal arrays in complementary pairs) and with "
+        "the default orthogonal design (randomised strength-3 orthogonal arrays: a Paley design and its complements, then linear codes in complementary pairs) and with "
         "paired masks (each random mask followed by its complement). All run on prefixes of one draw per seed (a prefix of lime's i.i.d. draw is "
         "distributed as a shorter draw; ours are prefix-consistent by design). `n:hits` counts the seeds whose "
         "top-5 equals the reference's; samples to stable is the first n with hits >= 90% of seeds. MSE: the "

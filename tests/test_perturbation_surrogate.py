@@ -1,6 +1,8 @@
 """The weighted ridge surrogate, its standard errors, LIME's kernel, feature selection and the mask samplers."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -76,11 +78,11 @@ def test_standard_errors_match_spread_across_resampled_designs():
 
 
 def _reported_and_actual_errors(draw):
-    """Mean reported standard error and the weights' spread over 200 designs, on a response with
+    """Mean reported standard error and the weights' spread over 400 designs, on a response with
     one pairwise interaction (segments 0 and 1)."""
     true = np.random.default_rng(7).normal(size=8)
     coefs, errors = [], []
-    for seed in range(200):
+    for seed in range(400):
         sample = draw(np.random.default_rng(seed), 300, 8)
         masks = sample.masks.astype(float)
         response = masks @ true + 3.0 * masks[:, 0] * masks[:, 1]
@@ -98,7 +100,7 @@ def test_paired_standard_errors_account_for_pairing():
 def test_orthogonal_standard_errors_are_at_worst_slightly_optimistic():
     # pairs are the clusters, but rows of one block are dependent too: where the design cancels the
     # interaction (segments 0 and 1) the pair-cluster error is conservative, elsewhere it may fall short
-    # of the true spread, by about 17% on this response; never by more than a quarter
+    # of the true spread, by about a fifth on this response (0.78-0.82 over 1000 designs); never by a quarter
     reported, actual = _reported_and_actual_errors(orthogonal_masks)
     assert np.all(reported >= 0.75 * actual)
     assert np.all(actual[:2] < 0.5 * actual[2:].min())  # the interaction's noise is cancelled
@@ -155,28 +157,38 @@ def test_shapley_sampler_draws_sizes_from_the_shapley_kernel():
     assert np.abs(masks[2:][sizes == 3].mean(axis=0) - 0.3).max() < 0.03
 
 
+def _assert_balanced(rows, strength):
+    """Every ``strength`` columns of the 0/1 ``rows`` show each of their patterns equally often."""
+    rows = rows.astype(int)
+    for columns in itertools.combinations(range(rows.shape[1]), strength):
+        codes = rows[:, list(columns)] @ (1 << np.arange(strength))
+        counts = np.bincount(codes, minlength=2**strength)
+        assert counts.tolist() == [rows.shape[0] // 2**strength] * 2**strength, columns
+
+
 def test_orthogonal_blocks_balance_every_triple_and_come_in_complementary_pairs():
-    n_segments, block = 11, 32  # 2**4 >= 11 labels, blocks of 2**5 rows
-    sample = orthogonal_masks(np.random.default_rng(4), 1 + 3 * block, n_segments)
-    masks = sample.masks
+    n_segments = 11
+    first, block = 24, 32  # a Paley first block (q = 11: 12 rows and their complements), then codes of 2**5 rows
+    sample = orthogonal_masks(np.random.default_rng(4), 1 + first + 2 * block, n_segments)
+    masks, clusters = sample.masks, sample.clusters
     assert masks[0].all()
-    np.testing.assert_array_equal(masks[1::2], ~masks[2::2])
-    np.testing.assert_array_equal(sample.clusters[1::2], sample.clusters[2::2])  # a pair is one cluster
-    assert np.unique(sample.clusters).size == 1 + 3 * block // 2
-    for start in range(1, masks.shape[0], block):
-        rows = masks[start:start + block].astype(int)
-        for a in range(n_segments):
-            for b in range(a + 1, n_segments):
-                for c in range(b + 1, n_segments):
-                    counts = np.bincount(4 * rows[:, a] + 2 * rows[:, b] + rows[:, c], minlength=8)
-                    assert counts.tolist() == [block // 8] * 8, (start, a, b, c)
+    # the first block: 12 rows balanced for every pair (strength 2), then their complements
+    _assert_balanced(masks[1:13], 2)
+    np.testing.assert_array_equal(masks[1:13], ~masks[13:25])
+    np.testing.assert_array_equal(clusters[1:13], clusters[13:25])  # a pair is one cluster
+    # later blocks: consecutive complements
+    np.testing.assert_array_equal(masks[25::2], ~masks[26::2])
+    np.testing.assert_array_equal(clusters[25::2], clusters[26::2])
+    assert np.unique(clusters).size == 1 + first // 2 + block
+    for start, size in ((1, first), (1 + first, block), (1 + first + block, block)):
+        _assert_balanced(masks[start:start + size], 3)
 
 
 def test_orthogonal_rows_are_uniform_on_the_cube_like_lime_masks():
     # every row, whatever its place in a block, is uniform on {0,1}^K: the random XOR of each block
     n_segments, n_draws = 5, 4000
-    for row in (1, 6, 11):
-        patterns = np.array([orthogonal_masks(np.random.default_rng(seed), 17, n_segments).masks[row]
+    for row in (1, 6, 11, 17, 30):  # rows 1-16 form the Paley first block (q = 7), then codes of 16 rows
+        patterns = np.array([orthogonal_masks(np.random.default_rng(seed), 33, n_segments).masks[row]
                              @ (1 << np.arange(n_segments)) for seed in range(n_draws)])
         counts = np.bincount(patterns, minlength=2**n_segments)
         expected = n_draws / 2**n_segments
@@ -197,10 +209,11 @@ def test_orthogonal_design_recovers_the_linear_projection_exactly_under_pairwise
     def response(masks):
         return masks @ linear + np.einsum("ni,ij,nj->n", masks, pairwise, masks)
 
-    for seed in range(5):
-        masks = orthogonal_masks(np.random.default_rng(seed), 1 + 2 * 32, n_segments).masks[1:].astype(float)
-        fit = fit_weighted_ridge(masks, response(masks), np.ones(len(masks)), alpha=0.0)
-        np.testing.assert_allclose(fit.coef, expected, atol=1e-10)
+    for seed in range(5):  # q = 11: the Paley first block has 24 rows, then codes of 32
+        masks = orthogonal_masks(np.random.default_rng(seed), 1 + 24 + 32, n_segments).masks.astype(float)
+        for rows in (masks[1:25], masks[25:], masks[1:]):
+            fit = fit_weighted_ridge(rows, response(rows), np.ones(len(rows)), alpha=0.0)
+            np.testing.assert_allclose(fit.coef, expected, atol=1e-10)
     masks = bernoulli_masks(np.random.default_rng(0), 64, n_segments).masks.astype(float)
     independent = fit_weighted_ridge(masks, response(masks), np.ones(64), alpha=0.0).coef
     assert np.abs(independent - expected).max() > 1e-3
@@ -225,4 +238,4 @@ def test_orthogonal_masks_reduce_lime_noise_under_interactions():
             masks = draw(np.random.default_rng(seed), 257, n_segments).masks.astype(float)
             coefs.append(fit_weighted_ridge(masks, response(masks), lime_kernel(masks, 0.25), 1.0).coef)
         spread[name] = np.var(coefs, axis=0).sum()
-    assert spread["bernoulli"] > 2.0 * spread["orthogonal"]  # measured 3.3
+    assert spread["bernoulli"] > 2.0 * spread["orthogonal"]  # measured 3.5

@@ -107,7 +107,8 @@ def run_lime(predictor, images: np.ndarray, *, targets: Any = None, top_labels: 
     score : {"probability", "logit"}
         Explain the model's output (as lime does) or its pre-softmax logits.
     sampler : {"orthogonal", "paired", "bernoulli"}
-        ``"orthogonal"`` (default): randomised strength-3 orthogonal arrays in complementary pairs
+        ``"orthogonal"`` (default): randomised strength-3 orthogonal arrays, a Paley design and its
+        complements first, then linear codes in complementary pairs
         (:func:`~superexplain.perturbation.orthogonal_masks`); ``"paired"``: independent masks each
         followed by its complement; ``"bernoulli"``: lime's independent masks. All three give every
         sample lime's distribution, so the surrogate has lime's limit; the first two have less

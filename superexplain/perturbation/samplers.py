@@ -78,46 +78,84 @@ def _code_words(labels: np.ndarray, n_bits: int) -> np.ndarray:
     return (selectors @ generator) % 2 == 1
 
 
-def orthogonal_masks(rng: np.random.Generator, num_samples: int, num_segments: int) -> MaskSample:
-    """Randomised orthogonal arrays of strength 3, in complementary pairs; the first row keeps everything.
+def _paley_prime(num_segments: int) -> int:
+    """The smallest prime ``q >= num_segments`` (and ``>= 3``) with ``q % 4 == 3``."""
+    q = max(num_segments, 3)
+    while q % 4 != 3 or any(q % d == 0 for d in range(3, int(q**0.5) + 1, 2)):
+        q += 1
+    return q
 
-    After the unperturbed first row come blocks of ``B = 2**(m + 1)`` rows, ``2**m >= K``. Each block
-    lists the words of a binary linear code: its generator matrix has an all-ones row (the foldover,
-    which makes consecutive rows complements) above the ``m``-bit binary labels of the ``K`` segments,
-    distinct labels drawn at random for each block. Any three columns of such a generator are linearly
-    independent, so within a block every three segments take each of their eight on/off patterns
-    exactly ``B / 8`` times (an orthogonal array of strength 3): the design is balanced for every
-    segment, pair and triple, where independent draws are only balanced on average. Each block is then
-    XOR-ed with a uniform random on/off vector, which makes every row exactly uniform on
-    ``{0, 1}^K`` (independent Bernoulli(1/2) segments, lime's distribution), so LIME's surrogate keeps
-    lime's limit; only the dependence between rows changes, and it cancels sampling noise from the
-    model's pairwise and three-way segment interactions that paired masks alone leave in. Prefixes are
-    nested subcodes (rows ``1 .. 2**j`` of a block are an orthogonal array of strength 1 for
-    ``j >= 1``), and a random labelling keeps partial blocks close to balanced. Rows of a complementary
-    pair share one cluster for the standard errors.
+
+def _paley_rows(rows: np.ndarray, columns: np.ndarray, q: int) -> np.ndarray:
+    """Rows of a Paley orthogonal array OA(q + 1, q, 2, 2), restricted to ``columns``.
+
+    Row 0 is all zeros; row ``r >= 1`` is the indicator of ``{0} U non-residues mod q`` shifted by
+    ``r - 1``. That set is a cyclic difference set with parameters ``(q, (q + 1) / 2, (q + 1) / 4)``
+    when ``q % 4 == 3``, so every two columns show each of their four on/off patterns in exactly
+    ``(q + 1) / 4`` rows, and every column is on in half of them.
+    """
+    residues = np.zeros(q, dtype=bool)
+    residues[(np.arange(1, q, dtype=np.int64) ** 2) % q] = True
+    kept = ~residues  # zero and the non-residues
+    shifted = kept[(columns[None, :] - (rows[:, None] - 1)) % q]
+    return np.where(rows[:, None] == 0, False, shifted)
+
+
+def orthogonal_masks(rng: np.random.Generator, num_samples: int, num_segments: int) -> MaskSample:
+    """Randomised orthogonal arrays of strength 3, in complementary halves and pairs; the first row keeps everything.
+
+    After the unperturbed first row come blocks in which every three segments take each of their eight
+    on/off patterns equally often (an orthogonal array of strength 3): the design is balanced for every
+    segment, pair and triple, where independent draws are only balanced on average. Each block is
+    XOR-ed with a uniform random on/off vector, which makes every row exactly uniform on ``{0, 1}^K``
+    (independent Bernoulli(1/2) segments, lime's distribution), so LIME's surrogate keeps lime's limit;
+    only the dependence between rows changes, and it cancels sampling noise from the model's pairwise
+    and three-way segment interactions.
+
+    - The first block (``2(q + 1)`` rows, ``q`` the smallest prime ``>= K`` with ``q % 4 == 3``) is a
+      Paley design: its first ``q + 1`` rows, in random order and with ``K`` of its ``q`` columns drawn
+      at random, are an orthogonal array of strength 2 (every pair of segments balanced; ``K + 1``
+      rows is the least any such array needs), and the next ``q + 1`` rows are their complements,
+      which raise the strength to 3. So a run of only ``K + 2`` to about ``K + 6`` samples already has
+      uncorrelated segments.
+    - Later blocks have ``B = 2**(m + 1)`` rows, ``2**m >= K``: the words of a binary linear code whose
+      generator matrix has an all-ones row (the foldover: consecutive rows are complements) above
+      the ``m``-bit binary labels of the ``K`` segments, distinct labels drawn at random for each
+      block. Any three columns of such a generator are linearly independent, hence strength 3.
+      These regular blocks measured better than more Paley blocks beyond about 150 samples.
+
+    Rows of a complementary pair (row ``i`` and ``i + q + 1`` of the first block, consecutive rows
+    later) share one cluster for the standard errors.
 
     Examples
     --------
     >>> import numpy as np
-    >>> sample = orthogonal_masks(np.random.default_rng(0), 65, 20)
-    >>> masks = sample.masks
-    >>> masks[0].all(), bool(np.all(masks[1::2] == ~masks[2::2]))
-    (np.True_, True)
-    >>> block = masks[1:].astype(int)  # one full block of 64 rows: every triple of segments balanced
-    >>> patterns = 4 * block[:, 3] + 2 * block[:, 7] + block[:, 12]
-    >>> np.bincount(patterns).tolist()
-    [8, 8, 8, 8, 8, 8, 8, 8]
+    >>> sample = orthogonal_masks(np.random.default_rng(0), 1 + 24, 11)  # q = 11: a first block of 24
+    >>> masks = sample.masks.astype(int)
+    >>> bool(masks[0].all()), bool(np.all(masks[1:13] == 1 - masks[13:25]))
+    (True, True)
+    >>> np.bincount(2 * masks[1:13, 3] + masks[1:13, 7]).tolist()  # 12 rows: every pair balanced
+    [3, 3, 3, 3]
+    >>> np.bincount(4 * masks[1:, 3] + 2 * masks[1:, 7] + masks[1:, 9]).tolist()  # 24 rows: every triple
+    [3, 3, 3, 3, 3, 3, 3, 3]
     """
+    q = _paley_prime(num_segments)
+    order, columns = rng.permutation(q + 1), rng.choice(q, size=num_segments, replace=False)
+    flip = rng.random(num_segments) < 0.5
+    needed = min(num_samples - 1, 2 * (q + 1))
+    half = _paley_rows(order[:min(needed, q + 1)], columns, q)
+    first = np.vstack([half, ~half[:needed - half.shape[0]]]) ^ flip
+    parts = [np.ones((1, num_segments), dtype=bool), first]
+    clusters = [np.zeros(1, np.int64), 1 + np.arange(needed) % (q + 1)]
     n_bits = max(1, int(np.ceil(np.log2(num_segments))))
     block = 2 ** (n_bits + 1)
-    n_blocks = -(-(num_samples - 1) // block)
-    parts = [np.ones((1, num_segments), dtype=bool)]
+    n_blocks = -(-(num_samples - 1 - needed) // block)
     for _ in range(n_blocks):
         labels = rng.choice(2**n_bits, size=num_segments, replace=False)
         parts.append(_code_words(labels, n_bits) ^ (rng.random(num_segments) < 0.5))
+    clusters.append(q + 2 + np.arange(n_blocks * block) // 2)
     masks = np.concatenate(parts)[:num_samples]
-    clusters = np.concatenate([[0], 1 + np.arange(n_blocks * block) // 2])[:num_samples]
-    return MaskSample(masks, clusters)
+    return MaskSample(masks, np.concatenate(clusters)[:num_samples])
 
 
 def shapley_masks(rng: np.random.Generator, num_samples: int, num_segments: int) -> MaskSample:
