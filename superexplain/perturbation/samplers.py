@@ -16,9 +16,6 @@ from .._validation import check_choice
 __all__ = ["MaskSample", "SAMPLERS", "bernoulli_masks", "paired_masks", "orthogonal_masks", "shapley_masks",
            "draw_masks"]
 
-SAMPLERS = ("orthogonal", "paired", "bernoulli")
-
-
 class MaskSample(NamedTuple):
     """Boolean masks (N, K) and the cluster each row was drawn with (rows drawn together share one)."""
 
@@ -187,8 +184,12 @@ def shapley_masks(rng: np.random.Generator, num_samples: int, num_segments: int)
     return MaskSample(masks[:num_samples], np.arange(num_samples) // 2)
 
 
+#: LIME's samplers by name, the default first.
+_LIME_SAMPLERS = {"orthogonal": orthogonal_masks, "paired": paired_masks, "bernoulli": bernoulli_masks}
+SAMPLERS = tuple(_LIME_SAMPLERS)
+
+
 def draw_masks(sampler: str, rng: np.random.Generator, num_samples: int, num_segments: int) -> MaskSample:
     """Masks from the named LIME sampler (``"orthogonal"``, ``"paired"`` or ``"bernoulli"``)."""
     check_choice(sampler, "sampler", SAMPLERS)
-    draw = {"orthogonal": orthogonal_masks, "paired": paired_masks, "bernoulli": bernoulli_masks}[sampler]
-    return draw(rng, num_samples, num_segments)
+    return _LIME_SAMPLERS[sampler](rng, num_samples, num_segments)
