@@ -268,7 +268,8 @@ def _stability_section(model, data, quick):
     scores = ("probability", "logit")
     n_seeds = 4 if quick else 20
     grid = ([50, 100, 200] if quick else
-            [25, 50, 75, 100, 125, 150, 200, 250, 300, 400, 500, 600, 800, 1000, 1500, 2000, 3000, 5000])
+            [25, 50, 60, 75, 90, 100, 125, 150, 175, 200, 225, 250, 300, 400, 500, 600, 800, 1000, 1500, 2000, 3000,
+             5000])
     n_mse = 200 if quick else 1000
     reference_samples = 2000 if quick else 10000
     convergence_samples = 1000 if quick else 5000
@@ -294,6 +295,7 @@ def _stability_section(model, data, quick):
                          f"used mean {np.mean(used):.0f} (min {min(used)}, max {max(used)})", ""])
             lime, ours, paired = (results[label] for label in ("lime 0.2.0.1", "ours, orthogonal", "ours, paired"))
             reference_variance = float(np.mean(case["se"] ** 2))
+            n_segments = int(case["segments"].max()) + 1
             mse_ratio = lime["mse"] / ours["mse"] if ours["mse"] > 0 else float("inf")
             lime_own, ours_own = lime["mse"] - reference_variance, ours["mse"] - reference_variance
             corrected = (f"{lime_own / ours_own:.2f}" if lime_own > 0 and ours_own > 0
@@ -310,7 +312,10 @@ def _stability_section(model, data, quick):
                 f"{paired['stable'] or '> max'}. MSE at {n_mse} samples: lime / ours = {mse_ratio:.2f} ({corrected} "
                 f"after subtracting the reference's own variance, {reference_variance:.2e}). Convergence stopping "
                 f"used {np.mean(used):.0f} samples on average (max {max(used)}) and agreed with the reference in "
-                f"{convergence['agree'] / n_seeds:.0%} of seeds: lime's fixed n / ours' mean = {stopping}.")
+                f"{convergence['agree'] / n_seeds:.0%} of seeds: lime's fixed n / ours' mean = {stopping}. "
+                f"{n_segments} segments: the smallest design that balances every pair and triple of them has "
+                f"{2 * n_segments} masks (Rao's bound for strength 3, 2K)"
+                + (f"; a third of lime's samples is {lime['stable'] / 3:.0f}." if lime["stable"] else "."))
     for kind, label in (("design", "fixed n, lime / ours (orthogonal)"),
                         ("convergence", "lime's fixed n / ours' mean with convergence stopping")):
         if ratios[kind]:
