@@ -300,3 +300,30 @@ def test_blend_copies_pixels_exactly_into_a_64_byte_aligned_batch():
     assert out.ctypes.data % 64 == 0 and out.flags.c_contiguous and out.flags.writeable
     # a per-channel hide colour broadcasts
     np.testing.assert_array_equal(blend(image, np.float32([1, 2, 3]), keep)[~keep], np.broadcast_to([1, 2, 3], (int((~keep).sum()), 3)))
+
+
+def test_segment_masker_copies_each_segments_pixels_exactly():
+    from superexplain.perturbation._engine import SegmentMasker
+
+    rng = np.random.default_rng(4)
+    image = rng.normal(size=(9, 7, 3)).astype(np.float32)
+    image[0, 0] = [-0.0, np.float32(1e-42), np.finfo(np.float32).max]
+    hide = rng.normal(size=(9, 7, 3)).astype(np.float32)
+    segments = rng.integers(0, 6, size=(9, 7))
+    segments[0, :6] = np.arange(6)  # every label present
+    masks = rng.random((11, 6)) < 0.5
+    before = (image.copy(), hide.copy(), segments.copy(), masks.copy())
+    out = SegmentMasker(image, segments, hide)(masks)
+    # the reference: each row's segment masks painted pixel by pixel, then np.where
+    keep = np.stack([[[row[segments[y, x]] for x in range(7)] for y in range(9)] for row in masks])
+    expected = np.where(keep[..., None], image, hide)
+    assert out.shape == (11, 9, 7, 3) and out.dtype == np.float32
+    assert out.view(np.int32).tolist() == expected.view(np.int32).tolist()
+    assert out.ctypes.data % 64 == 0 and out.flags.c_contiguous
+    for original, now in zip(before, (image, hide, segments, masks)):
+        np.testing.assert_array_equal(original, now)
+    # a hide colour broadcasts; masks with too few columns are an error, not wrapped labels
+    grey = SegmentMasker(image, segments, np.float32([1, 2, 3]))(masks[:1] & False)
+    np.testing.assert_array_equal(grey[0], np.broadcast_to([1, 2, 3], image.shape))
+    with pytest.raises(ValueError, match=r"masks must have shape \(b, 6\)"):
+        SegmentMasker(image, segments, hide)(masks[:, :5])

@@ -239,3 +239,19 @@ def test_orthogonal_masks_reduce_lime_noise_under_interactions():
             coefs.append(fit_weighted_ridge(masks, response(masks), lime_kernel(masks, 0.25), 1.0).coef)
         spread[name] = np.var(coefs, axis=0).sum()
     assert spread["bernoulli"] > 2.0 * spread["orthogonal"]  # measured 3.5
+
+
+def test_one_blas_thread_limits_every_loaded_blas_and_restores_it():
+    import scipy.linalg  # noqa: F401  (a second BLAS, loaded before the context is entered)
+    from threadpoolctl import threadpool_info
+
+    from superexplain.perturbation.surrogate import one_blas_thread
+
+    def blas_threads():
+        return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+
+    before = blas_threads()
+    for _ in range(2):  # the second time reuses the kept controller
+        with one_blas_thread():
+            assert blas_threads() and set(blas_threads()) == {1}
+        assert blas_threads() == before

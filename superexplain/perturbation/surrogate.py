@@ -30,12 +30,27 @@ class SurrogateFit(NamedTuple):
     local_prediction: float  #: the surrogate at the all-ones mask (the unperturbed image)
 
 
+#: threadpoolctl controllers, by which BLAS-loading modules were imported when each was made
+_BLAS_CONTROLLERS: dict = {}
+
+
 def one_blas_thread():
     """A context running BLAS on one thread: the surrogate's matrices are small (n x K), and a
-    multi-threaded BLAS competing with the model's threads made each fit 10-15x slower on 2 cores."""
-    from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
+    multi-threaded BLAS competing with the model's threads made each fit 10-15x slower on 2 cores.
 
-    return threadpool_limits(1, user_api="blas")
+    The controller that finds the loaded BLAS libraries is kept: ``threadpool_limits`` rescans
+    the process's libraries on every call, 9 ms each, a quarter of LIME's own time beside a fast
+    model. It is made again once scipy's linear algebra (which feature selection's ``lars_path``
+    uses, with its own BLAS) has been loaded since.
+    """
+    import sys
+
+    key = "scipy.linalg" in sys.modules
+    if key not in _BLAS_CONTROLLERS:
+        from threadpoolctl import ThreadpoolController  # a dependency of scikit-learn
+
+        _BLAS_CONTROLLERS[key] = ThreadpoolController()
+    return _BLAS_CONTROLLERS[key].limit(limits=1, user_api="blas")
 
 
 def lime_kernel(masks: np.ndarray, kernel_width: float) -> np.ndarray:
