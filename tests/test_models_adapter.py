@@ -188,3 +188,53 @@ def test_explained_models_are_freed_once_the_user_drops_them(keras, rng):
     del model
     gc.collect()
     assert reference() is None
+
+
+def test_fastest_batch_size_picks_the_least_time_per_image():
+    import time
+
+    # a model whose cost per call is set by its batch size: per image 10, 2.5, 0.625 and 1.25 ms
+    cost = {8: 0.08, 16: 0.04, 32: 0.02, 64: 0.08}
+    calls = []
+
+    def model(batch):
+        calls.append(len(batch))
+        time.sleep(cost[len(batch)])
+        return batch.mean(axis=(1, 2))
+
+    image = np.linspace(0, 1, 4 * 4 * 3, dtype=np.float32).reshape(4, 4, 3)
+    before = image.copy()
+    assert as_predictor(model).fastest_batch_size(image, candidates=(64, 8, 32, 16), repeat=1) == 32
+    # a warm-up call and a timed call per candidate, smallest first
+    assert calls == [8, 8, 16, 16, 32, 32, 64, 64]
+    np.testing.assert_array_equal(image, before)
+
+    # the search stops after two candidates in a row slower than the best: 128 and 256 are never run
+    cost.update({8: 0.04, 16: 0.02, 32: 0.08, 64: 0.32, 128: 1.0, 256: 2.0})
+    calls.clear()
+    assert as_predictor(model).fastest_batch_size(image, candidates=(8, 16, 32, 64, 128, 256), repeat=2) == 16
+    assert calls == [8] * 3 + [16] * 3 + [32] * 3 + [64] * 3
+    np.testing.assert_array_equal(image, before)
+
+
+def test_fastest_batch_size_times_a_keras_model_on_its_own_input_shape(softmax_cnn):
+    predictor = as_predictor(softmax_cnn)
+    assert predictor.fastest_batch_size(candidates=(2, 4), repeat=1) in (2, 4)
+
+
+def test_fastest_batch_size_rejects_bad_arguments(softmax_cnn):
+    callable_predictor = as_predictor(lambda x: x.mean(axis=(1, 2)))
+    with pytest.raises(ValueError, match="images must be given"):
+        callable_predictor.fastest_batch_size()
+    with pytest.raises(TypeError, match="candidates must be a non-empty sequence"):
+        callable_predictor.fastest_batch_size(np.zeros((4, 4, 3)), candidates=32)
+    with pytest.raises(TypeError, match="candidates must be a non-empty sequence"):
+        callable_predictor.fastest_batch_size(np.zeros((4, 4, 3)), candidates=())
+    with pytest.raises(ValueError, match="candidates must be >= 1"):
+        callable_predictor.fastest_batch_size(np.zeros((4, 4, 3)), candidates=(0, 8))
+    with pytest.raises(ValueError, match="repeat must be >= 1"):
+        callable_predictor.fastest_batch_size(np.zeros((4, 4, 3)), repeat=0)
+    with pytest.raises(ValueError, match="must be 16x16 pixels"):
+        as_predictor(softmax_cnn).fastest_batch_size(np.zeros((8, 8, 3)))
+    with pytest.raises(ValueError, match="logits are not available"):
+        callable_predictor.fastest_batch_size(np.zeros((4, 4, 3)), output="logits")
