@@ -21,6 +21,21 @@ def best_time(function: Callable[[], object], repeat: int = 3, warmup: int = 1) 
     return min(times)
 
 
+def mobilenet_astronaut():
+    """``keras.applications.MobileNetV2(weights=None)`` at 224x224 and skimage's astronaut at that size.
+
+    The large-model case of the perturbation and adapter benchmarks (no weights can be downloaded
+    here; an untrained MobileNetV2 costs the same to run).
+    """
+    import keras
+    import numpy as np
+    from skimage import data, transform
+
+    model = keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3))
+    image = transform.resize(data.astronaut(), (224, 224), anti_aliasing=True).astype(np.float32)
+    return model, image
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory so far, in MB (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

@@ -1,7 +1,7 @@
 """Adapter overhead: Predictor.predict against a bare compiled forward pass and model.predict."""
 from __future__ import annotations
 
-from ._common import best_time, table
+from ._common import best_time, mobilenet_astronaut, table
 
 
 def run(quick: bool = False) -> str:
@@ -35,9 +35,7 @@ def _batch_size_section(demo, quick: bool) -> str:
     """``Predictor.fastest_batch_size`` against an exhaustive sweep, and LIME at its pick."""
     import time
 
-    import keras
     import numpy as np
-    from skimage import data as skdata, transform
 
     import superexplain
     from superexplain.datasets import make_shapes
@@ -46,8 +44,7 @@ def _batch_size_section(demo, quick: bool) -> str:
     sizes = (8, 16, 32, 64, 128, 256)
     cases = [("demo CNN 64x64", demo, make_shapes(16, seed=2024).images[5], 1024, 1000)]
     if not quick:
-        mobilenet = keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3))
-        astronaut = transform.resize(skdata.astronaut(), (224, 224), anti_aliasing=True).astype(np.float32)
+        mobilenet, astronaut = mobilenet_astronaut()
         cases.append(("MobileNetV2 224x224", mobilenet, astronaut, 256, 1000))
     rows = []
     for name, model, image, n_images, n_samples in cases:
@@ -76,8 +73,9 @@ def _batch_size_section(demo, quick: bool) -> str:
                      sweep[pick] / sweep[best], sweep[64] / sweep[best], lime_s / sweep[best]])
     return ("## Choosing the batch size: `Predictor.fastest_batch_size`\n\n"
             "The pick of `fastest_batch_size(image)` (defaults: candidates 8-256 from the smallest up, 2 timed "
-            "calls each after a warm-up, stopping after two in a row slower than the best) and its tuning time, against a sweep of `Predictor.predict` at every candidate on "
-            f"random images (2 interleaved rounds after a warm-up round; ms per image, best round). "
+            "calls each after a warm-up, stopping after two in a row slower than the best) and its tuning time, "
+            "against a sweep of `Predictor.predict` at every candidate on random images (2 interleaved rounds "
+            "after a warm-up round; ms per image, best round). "
             "pick / best and 64 / best compare times per image at the pick and at the default 64 with the best "
             "size of the sweep. LIME / best: `explain(method=\"lime\", batch_size=pick)`, segmentation "
             "included, per sample, over the best floor per image (goal of the perturbation engine: <= 1.10).\n\n"

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from ._common import best_time, table
+from ._common import best_time, mobilenet_astronaut, table
 
 #: Demo-set image (make_shapes(16, seed=2024)) timed in the overhead section.
 OVERHEAD_IMAGE = 5
@@ -363,14 +363,11 @@ def _stability_section(model, data, quick):
 # ---------------------------------------------------------------------- memory
 _MEMORY_SCRIPT = """
 import json, resource, sys
-import numpy as np
-import keras
 import superexplain
 name, num_samples = sys.argv[1], int(sys.argv[2])
 if name == "mobilenetv2":
-    model = keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3))
-    from skimage import data, transform
-    image = transform.resize(data.astronaut(), (224, 224), anti_aliasing=True).astype(np.float32)
+    from benchmarks._common import mobilenet_astronaut
+    model, image = mobilenet_astronaut()
 else:
     from superexplain.datasets import load_demo_model, make_shapes
     model, image = load_demo_model(), make_shapes(1, seed=1).images[0]
@@ -391,8 +388,6 @@ def _peak_memory(name, num_samples):
 
 
 def run(quick: bool = False) -> str:
-    import keras
-
     from superexplain.datasets import load_demo_model, make_shapes
 
     demo = load_demo_model()
@@ -405,10 +400,7 @@ def run(quick: bool = False) -> str:
     rows = [_overhead_row("demo CNN 64x64", demo, data.images[OVERHEAD_IMAGE], num_samples, rounds, 2)]
     mobilenet_note = ""
     if not quick:
-        mobilenet = keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3))
-        from skimage import data as skdata, transform
-
-        image = transform.resize(skdata.astronaut(), (224, 224), anti_aliasing=True).astype(np.float32)
+        mobilenet, image = mobilenet_astronaut()
         rows.append(_overhead_row("MobileNetV2 224x224", mobilenet, image, 1000, 2, 1, warmup_samples=256))
         mobilenet_note = (" MobileNetV2 is slow on a CPU, so it gets 2 rounds, `model.predict` in the first only, "
                           "after a warm-up round on 256 samples.")

@@ -188,6 +188,13 @@ class Predictor:
             raise ValueError(f"the model returned {scores.shape[1]} classes, earlier {self._num_classes}")
         return scores.astype(np.float32, copy=False)
 
+    def check_output(self, output: Any) -> str:
+        """Validate a ``predict`` output choice: ``"output"``, or ``"logits"`` where the model has them."""
+        check_choice(output, "output", ("output", "logits"))
+        if output == "logits" and not self.has_logits:
+            raise ValueError(f"this model's logits are not available: {self._logits_note}")
+        return output
+
     def predict(self, images: Any, output: str = "output", batch_size: int | None = None,
                 verbose: int | bool = 0, validate: bool = True) -> np.ndarray:
         """Scores for a batch of images, shape (N, classes), float32.
@@ -212,10 +219,7 @@ class Predictor:
         >>> predictor.predict(np.ones((2, 4, 4, 3))).shape
         (2, 3)
         """
-        if output not in ("output", "logits"):
-            raise ValueError(f"output must be 'output' or 'logits'; got {output!r}")
-        if output == "logits" and not self.has_logits:
-            raise ValueError(f"this model's logits are not available: {self._logits_note}")
+        self.check_output(output)
         if validate:
             batch, _ = self.check_images(images)
         else:
@@ -277,13 +281,11 @@ class Predictor:
         """
         import time
 
-        if isinstance(candidates, (int, np.integer)) or not isinstance(candidates, Sequence) or not candidates:
+        if not isinstance(candidates, Sequence) or not candidates:
             raise TypeError(f"candidates must be a non-empty sequence of batch sizes; got {describe(candidates)}")
         sizes = sorted({check_int(size, "candidates", 1) for size in candidates})
         repeat = check_int(repeat, "repeat", 1)
-        check_choice(output, "output", ("output", "logits"))
-        if output == "logits" and not self.has_logits:
-            raise ValueError(f"this model's logits are not available: {self._logits_note}")
+        self.check_output(output)
         if images is None:
             if None in self.input_shape:
                 raise ValueError("images must be given to time this model: its input shape is not known "
@@ -294,12 +296,10 @@ class Predictor:
         per_image: dict[int, float] = {}
         slower = 0
         for size in sizes:
-            chunk = batch[:size]
             times = []
             for _ in range(repeat + 1):
-                fresh = chunk.copy()  # a fresh batch per call: the adapter may share it with TensorFlow
                 start = time.perf_counter()
-                self._run(fresh, output, 0)
+                self._run(batch[:size], output, 0)
                 times.append(time.perf_counter() - start)
             per_image[size] = min(times[1:]) / size  # the first call warms the shape up
             slower = slower + 1 if per_image[size] > min(per_image.values()) else 0

@@ -83,9 +83,7 @@ def predict_in_batches(predictor, make_batch: Callable[[int, int], np.ndarray], 
     >>> scores.shape, float(scores[-1, 0])
     ((10, 3), 1.0)
     """
-    check_choice(output, "output", ("output", "logits"))
-    if output == "logits" and not predictor.has_logits:
-        raise ValueError(f"this model's logits are not available: {predictor._logits_note}")
+    predictor.check_output(output)
     size = predictor.batch_size if batch_size is None else check_int(batch_size, "batch_size", 1)
     n = check_int(n, "n", 0)
     scores = None
@@ -278,8 +276,8 @@ class SegmentMasker:
     -----
     The bit planes of ``image`` and ``hide`` and each value's segment are prepared once, so a
     batch of masks costs one gather of its (b, K) selectors and two bitwise passes; 1000 masks
-    of a 64x64 RGB image took about 12 ms on the 2-core CI machine (the select broadcast over
-    channels this replaced took about 25 ms).
+    of a 64x64 RGB image took about 16 ms on a 2-core CI machine (the select broadcast over
+    channels this replaced took 24-44 ms).
 
     Examples
     --------
