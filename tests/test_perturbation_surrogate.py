@@ -184,24 +184,6 @@ def test_orthogonal_blocks_balance_every_triple_and_come_in_complementary_pairs(
         _assert_balanced(masks[start:start + size], 3)
 
 
-def test_a_run_ending_inside_a_later_block_keeps_every_segment_distinct():
-    # A later block is a linear code of 2**(m + 1) words; its first 2**j words in counting order form a
-    # subcode, on which segments whose labels agree in their low j - 1 bits have identical or complementary
-    # columns, perfectly correlated (with 43 segments on 6-bit labels and j = 6, at most 32 distinct up to
-    # complement). The pairs come in random order instead, so a 64-row prefix is a random half of the block:
-    # two of 43 segments are perfectly correlated there with probability under 903 * 2**-31.
-    n_segments, first = 43, 2 * 44  # q = 43: a Paley first block of 88 rows, then codes of 128 rows
-    for seed in range(5):
-        masks = orthogonal_masks(np.random.default_rng(seed), 1 + first + 64, n_segments).masks
-        prefix = masks[1 + first:]
-        up_to_complement = prefix.T ^ prefix.T[:, :1]  # each column XOR its first entry
-        assert np.unique(up_to_complement, axis=0).shape[0] == n_segments, seed
-        np.testing.assert_array_equal(prefix.sum(axis=0), 32)  # complementary pairs: each segment on in half
-        block = orthogonal_masks(np.random.default_rng(seed), 1 + first + 128, n_segments).masks[1 + first:]
-        np.testing.assert_array_equal(block[:64], prefix)  # prefix-consistent
-    _assert_balanced(block, 3)  # the whole block is unchanged by the order: still balanced for every triple
-
-
 def test_orthogonal_rows_are_uniform_on_the_cube_like_lime_masks():
     # every row, whatever its place in a block, is uniform on {0,1}^K: the random XOR of each block
     n_segments, n_draws = 5, 4000

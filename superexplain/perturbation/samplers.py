@@ -119,11 +119,7 @@ def orthogonal_masks(rng: np.random.Generator, num_samples: int, num_segments: i
       generator matrix has an all-ones row (the foldover: consecutive rows are complements) above
       the ``m``-bit binary labels of the ``K`` segments, distinct labels drawn at random for each
       block. Any three columns of such a generator are linearly independent, hence strength 3.
-      These regular blocks measured better than more Paley blocks beyond about 150 samples. Their
-      complementary pairs come in random order, so that a run ending inside a block uses a random
-      part of it; in counting order the first ``2**j`` words are a subcode, on which segments whose
-      labels share their low ``j - 1`` bits have identical or complementary columns, and runs ending
-      there measured worse than shorter runs.
+      These regular blocks measured better than more Paley blocks beyond about 150 samples.
 
     Rows of a complementary pair (row ``i`` and ``i + q + 1`` of the first block, consecutive rows
     later) share one cluster for the standard errors.
@@ -153,11 +149,7 @@ def orthogonal_masks(rng: np.random.Generator, num_samples: int, num_segments: i
     n_blocks = -(-(num_samples - 1 - needed) // block)
     for _ in range(n_blocks):
         labels = rng.choice(2**n_bits, size=num_segments, replace=False)
-        words = _code_words(labels, n_bits) ^ (rng.random(num_segments) < 0.5)
-        # complementary pairs in random order: a prefix of the block in counting order would be a
-        # subcode, on which segments whose labels share their low bits have perfectly correlated columns
-        pairs = rng.permutation(block // 2)
-        parts.append(words.reshape(block // 2, 2, num_segments)[pairs].reshape(block, num_segments))
+        parts.append(_code_words(labels, n_bits) ^ (rng.random(num_segments) < 0.5))
     clusters.append(q + 2 + np.arange(n_blocks * block) // 2)
     masks = np.concatenate(parts)[:num_samples]
     return MaskSample(masks, np.concatenate(clusters)[:num_samples])
