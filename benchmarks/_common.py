@@ -28,12 +28,16 @@ def mobilenet_astronaut():
     here; an untrained MobileNetV2 costs the same to run).
     """
     import keras
+
+    return keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3)), astronaut_224()
+
+
+def astronaut_224():
+    """skimage's astronaut resized to 224x224, float32 in [0, 1]."""
     import numpy as np
     from skimage import data, transform
 
-    model = keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3))
-    image = transform.resize(data.astronaut(), (224, 224), anti_aliasing=True).astype(np.float32)
-    return model, image
+    return transform.resize(data.astronaut(), (224, 224), anti_aliasing=True).astype(np.float32)
 
 
 def peak_rss_mb() -> float:

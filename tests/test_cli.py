@@ -212,6 +212,42 @@ def test_explain_lime_records_the_command_line_settings(workspace, tmp_path):
     assert explanation == expected
 
 
+def test_explain_batch_size_auto_measures_one_and_reports_it(workspace, tmp_path):
+    import json
+
+    from superexplain import Explanation
+
+    common = ("explain", str(workspace / "model.keras"), str(workspace / "images" / "a.png"), "--method", "lime",
+              "--num-samples", "40", "--seed", "3", "--format", "npz")
+    result = run_cli(*common, "--batch-size", "auto", "--out", str(tmp_path / "auto"), "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    size = summary["batch_size"]
+    assert size in (8, 16, 32, 64, 128, 256)  # fastest_batch_size's candidates
+    assert summary["timings"]["batch_size"] > 0
+    (path,) = list((tmp_path / "auto").glob("a_lime_*.npz"))
+    explanation = Explanation.load(path)
+    assert explanation.params["batch_size"] == size  # the model ran at the measured size
+    # and the reported size repeats the run exactly, as its note says
+    result = run_cli(*common, "--batch-size", str(size), "--out", str(tmp_path / "fixed"), "--quiet")
+    assert result.returncode == 0, result.stderr
+    (again,) = list((tmp_path / "fixed").glob("a_lime_*.npz"))
+    assert Explanation.load(again) == explanation
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "fast", "2.5"])
+def test_bad_batch_size_is_a_one_line_error(workspace, tmp_path, value):
+    result = run_cli("explain", str(workspace / "model.keras"), str(workspace / "images" / "a.png"),
+                     "--batch-size", value, "--out", str(tmp_path))
+    assert_one_line_error(result, "--batch-size", "positive integer or 'auto'", value)
+
+
+def test_batch_size_with_the_ray_backend_is_a_one_line_error(workspace, tmp_path):
+    result = run_cli("explain", str(workspace / "model.keras"), str(workspace / "images"), "--backend", "ray",
+                     "--batch-size", "auto", "--out", str(tmp_path))
+    assert_one_line_error(result, "--batch-size", "--backend local")
+
+
 def test_explain_on_ray_writes_a_resumable_run_equal_to_the_local_backend(workspace, tmp_path):
     import superexplain
     from superexplain import Explanation

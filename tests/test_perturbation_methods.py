@@ -327,3 +327,79 @@ def test_segment_masker_copies_each_segments_pixels_exactly():
     np.testing.assert_array_equal(grey[0], np.broadcast_to([1, 2, 3], image.shape))
     with pytest.raises(ValueError, match=r"masks must have shape \(b, 6\)"):
         SegmentMasker(image, segments, hide)(masks[:, :5])
+    # written into a given array: the same bits, the array itself returned; a wrong array is an error
+    into = np.full((11, 9, 7, 3), np.nan, np.float32)
+    assert SegmentMasker(image, segments, hide)(masks, out=into) is into
+    assert into.view(np.int32).tolist() == expected.view(np.int32).tolist()
+    for bad in (np.empty((11, 9, 7, 3), np.float64), np.empty((10, 9, 7, 3), np.float32),
+                np.empty((11, 9, 7, 6), np.float32)[..., ::2]):
+        with pytest.raises(ValueError, match=r"out must be a C-contiguous float32 array of shape \(11, 9, 7, 3\)"):
+            SegmentMasker(image, segments, hide)(masks, out=bad)
+
+
+def _keras_pixel_model(image_shape):
+    """A Keras model whose scores are two fixed linear functions of the pixels (row-wise)."""
+    import keras
+
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input(image_shape)
+    outputs = keras.layers.Dense(2)(keras.layers.Flatten()(inputs))
+    return keras.Model(inputs, outputs)
+
+
+def test_masked_batches_built_in_place_score_as_fresh_ones():
+    # LIME's copies of several images go straight into two reused batch arrays for a Keras model;
+    # the scores must equal building each copy on its own and predicting it in its own call
+    from superexplain.perturbation import score_perturbations
+    from superexplain.perturbation._engine import SegmentMasker, masked_copies
+
+    rng = np.random.default_rng(5)
+    images = rng.normal(size=(3, 12, 12, 3)).astype(np.float32)
+    segments = _grid_segments(12, 12, 3, 3)
+    model = _keras_pixel_model((12, 12, 3))
+    predictor = as_predictor(model)
+    maskers = [SegmentMasker(image, segments, np.float32(0.5)) for image in images]
+    masks = [rng.random((count, 9)) < 0.5 for count in (7, 11, 5)]
+    jobs = [masked_copies(masker, m) for masker, m in zip(maskers, masks)]
+    assert all(job.fill is not None and job.shape == (12, 12, 3) for job in jobs)
+    together = score_perturbations(predictor, jobs, batch_size=4)  # batches span images
+    for masker, m, scores in zip(maskers, masks, together):
+        alone = np.concatenate([model(masker(m[i:i + 1]), training=False).numpy() for i in range(len(m))])
+        np.testing.assert_allclose(scores, alone, rtol=1e-5, atol=1e-5)
+    # the same through explain(), against the copying path of a plain callable with the same function
+    as_callable = as_predictor(lambda batch: model(batch, training=False).numpy())
+    for image in images:
+        keras_run = superexplain.explain(predictor, image, method="lime", segments=segments, num_samples=30,
+                                         batch_size=8, random_state=2, verbose=0)
+        callable_run = superexplain.explain(as_callable, image, method="lime", segments=segments, num_samples=30,
+                                            batch_size=8, random_state=2, verbose=0)
+        np.testing.assert_allclose(keras_run.weights, callable_run.weights, rtol=1e-4, atol=1e-6)
+
+
+def test_predict_in_batches_reuses_two_arrays_for_keras_and_fresh_ones_for_callables():
+    image_shape = (4, 4, 1)
+    filled = []
+
+    def make_batch(start, stop, out):
+        assert out.shape == (stop - start,) + image_shape and out.dtype == np.float32
+        assert out.ctypes.data % 64 == 0 and out.flags.c_contiguous
+        out[...] = np.arange(start, stop, dtype=np.float32)[:, None, None, None]
+        filled.append(out)
+        return out
+
+    model = _keras_pixel_model(image_shape)
+    scores = predict_in_batches(as_predictor(model), make_batch, 10, batch_size=3, image_shape=image_shape)
+    expected = model(np.arange(10, dtype=np.float32)[:, None, None, None] * np.ones((1,) + image_shape, np.float32),
+                     training=False).numpy()
+    np.testing.assert_allclose(scores, expected, rtol=1e-5)
+    assert len(filled) == 4 and len({out.__array_interface__["data"][0] for out in filled}) == 2
+    # a plain callable may keep every batch it was given: each is its own array, left as it was built
+    kept = []
+
+    def keeps(batch):
+        kept.append(batch)
+        return batch.mean(axis=(1, 2))
+
+    filled.clear()
+    predict_in_batches(as_predictor(keeps), make_batch, 10, batch_size=3, image_shape=image_shape)
+    assert [batch[:, 0, 0, 0].tolist() for batch in kept] == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]

@@ -18,6 +18,9 @@ __all__ = [
     "Parser",
     "common_options",
     "model_input_options",
+    "batch_size_arg",
+    "model_batch_size",
+    "tune_batch_size",
     "Summary",
     "quiet_native_stderr",
     "import_keras",
@@ -89,9 +92,48 @@ def model_input_options() -> argparse.ArgumentParser:
                        help="none | unit (x/255) | tf (x/127.5-1) | caffe (BGR minus ImageNet means) | "
                             "torch (x/255, ImageNet mean/std) | module:function, applied to 0..255 RGB pixels")
     group.add_argument("--labels", metavar="FILE", help="class names: one name a line, or a JSON list or dict index -> name")
-    group.add_argument("--batch-size", type=int, metavar="B",
-                       help="images per model call and per explained batch (default: the library's, 64)")
+    group.add_argument("--batch-size", type=batch_size_arg, metavar="B",
+                       help="images per model call and per explained batch (default: the library's, 64); "
+                            "'auto' times the model on the first image at 8 to 256 per call and uses the fastest "
+                            "(the choice is reported; pass it as a number to repeat a run bit for bit)")
     return parent
+
+
+#: ``--batch-size auto``: measure the fastest model batch size instead of giving one.
+AUTO_BATCH = "auto"
+
+
+def batch_size_arg(text: str) -> int | str:
+    """``--batch-size``: a positive integer, or ``auto``."""
+    if text == AUTO_BATCH:
+        return AUTO_BATCH
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto'; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto'; got {value}")
+    return value
+
+
+def model_batch_size(batch_size: int | str | None) -> int | None:
+    """The batch size to build a predictor with: ``auto`` starts from the library's default."""
+    return None if batch_size == AUTO_BATCH else batch_size
+
+
+def tune_batch_size(predictor, batch_size: int | str | None, image: np.ndarray, summary: "Summary"):
+    """The predictor to explain with: for ``--batch-size auto``, one at the size
+    :meth:`~superexplain.models.Predictor.fastest_batch_size` measures on ``image``, recorded in the summary."""
+    if batch_size != AUTO_BATCH:
+        return predictor
+    from ..models import as_predictor
+
+    with summary.timed("batch_size"):
+        size = predictor.fastest_batch_size(image)
+    summary.data["batch_size"] = size
+    summary.note(f"--batch-size auto: {size} images per model call, the fastest measured "
+                 f"(--batch-size {size} repeats this run bit for bit)")
+    return as_predictor(predictor, batch_size=size)
 
 
 class Summary:

@@ -11,10 +11,12 @@ from ._common import (
     check_target_names,
     finite_or_none,
     load_model,
+    model_batch_size,
     parse_list,
     parse_targets,
     read_all_inputs,
     save_figure,
+    tune_batch_size,
     wrap,
     write_json,
 )
@@ -84,9 +86,10 @@ def run(args: argparse.Namespace, summary) -> None:
     class_names = check_inputs(args.images, args.labels, target)
     with summary.timed("load_model"):
         predictor = as_predictor(load_model(args.model, args.debug), class_names=class_names,
-                                 batch_size=args.batch_size)
+                                 batch_size=model_batch_size(args.batch_size))
     check_target_names(target, predictor.class_names)
     inputs = read_all_inputs(args.images, predictor.input_shape, args.size, args.preprocess)
+    predictor = tune_batch_size(predictor, args.batch_size, inputs.inputs[0], summary)
     if target is None:  # every method explains the same class: the top one of each image
         target = [int(row.argmax()) for row in predictor.predict(inputs.inputs)]
     else:

@@ -17,11 +17,13 @@ from ._common import (
     finite_or_none,
     import_keras,
     load_model,
+    model_batch_size,
     parse_list,
     parse_targets,
     read_inputs,
     safe_name,
     targets_for,
+    tune_batch_size,
     wrap,
     write_json,
 )
@@ -201,8 +203,6 @@ def run(args: argparse.Namespace, summary) -> None:
     unknown = [name for name in formats if name not in FORMATS]
     if unknown:
         raise ValueError(f"--format must be a comma-separated list of {', '.join(FORMATS)}; got {args.format!r}")
-    if args.batch_size is not None and args.batch_size < 1:
-        raise ValueError(f"--batch-size must be >= 1; got {args.batch_size}")
     segment_flags = {"segments": args.segments, "n_segments": args.n_segments, "compactness": args.compactness}
     plot_segmentation = None
     if args.method in GRADIENT_METHODS and args.kind in ("block", "outline"):
@@ -214,17 +214,23 @@ def run(args: argparse.Namespace, summary) -> None:
     target = parse_targets(args.target)
     class_names = check_inputs(args.images, args.labels, target)
     if args.backend == "ray":
+        if args.batch_size is not None:
+            raise ValueError("--batch-size is for --backend local; with --backend ray the dataset runner sets "
+                             "the batches (see superexplain.explain_dataset)")
         run_on_ray(args, summary, formats, target, class_names, options, plot_segmentation)
         return
     with summary.timed("load_model"):
         model = load_model(args.model, args.debug)
-        predictor = as_predictor(model, class_names=class_names, batch_size=args.batch_size)
+        predictor = as_predictor(model, class_names=class_names, batch_size=model_batch_size(args.batch_size))
     check_target_names(target, predictor.class_names)
     verbose = 0 if args.quiet else 1
     seed = resolve_seed(args.seed, "--seed")  # None: one fresh seed for the whole run, recorded in the outputs
     os.makedirs(args.out, exist_ok=True)
-    records = []
-    for batch in read_inputs(args.images, predictor.input_shape, args.size, args.preprocess, args.batch_size):
+    records, first = [], True
+    for batch in read_inputs(args.images, predictor.input_shape, args.size, args.preprocess,
+                             model_batch_size(args.batch_size)):
+        if first:  # --batch-size auto: timed once, on the first image as the model sees it
+            predictor, first = tune_batch_size(predictor, args.batch_size, batch.inputs[0], summary), False
         # Sampling methods explain one image per call with the run's seed, so an image's explanation
         # is the one `superexplain.explain(model, image, random_state=seed)` gives, whatever the batch.
         step = 1 if args.method in SAMPLING_METHODS else len(batch)

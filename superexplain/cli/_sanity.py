@@ -11,8 +11,10 @@ from ._common import (
     check_inputs,
     finite_or_none,
     load_model,
+    model_batch_size,
     read_all_inputs,
     save_figure,
+    tune_batch_size,
     wrap,
     write_json,
 )
@@ -75,8 +77,9 @@ def run(args: argparse.Namespace, summary) -> None:
     class_names = check_inputs(args.images, args.labels)
     with summary.timed("load_model"):
         model = load_model(args.model, args.debug)
-        predictor = as_predictor(model, class_names=class_names, batch_size=args.batch_size)
+        predictor = as_predictor(model, class_names=class_names, batch_size=model_batch_size(args.batch_size))
     inputs = read_all_inputs(args.images, predictor.input_shape, args.size, args.preprocess)
+    predictor = tune_batch_size(predictor, args.batch_size, inputs.inputs[0], summary)
     verbose = 0 if args.quiet else 1
     os.makedirs(args.out, exist_ok=True)
     record: dict = {"model": args.model, "method": args.method, "mode": args.mode, "images": inputs.paths,

@@ -186,9 +186,9 @@ def as_float_input(batch: np.ndarray, model):
     """A float32 batch as the model's input: cast to its declared dtype, handed to TensorFlow without a copy.
 
     ``tf.constant`` copies every numpy array it is given (a batch of 64 images of 64x64 is 3 MB,
-    about 2% of LIME's time on the demo model); the batches given here are built for one call and
-    never written again, so a writable, C-contiguous, 64-byte aligned batch is shared through DLPack
-    instead.
+    about 2% of LIME's time on the demo model); a writable, C-contiguous, 64-byte aligned batch
+    is shared through DLPack instead. The caller may write the batch again once the call has
+    returned (the perturbation engine reuses two batch arrays): the model has finished with it by then.
     """
     dtype = input_dtype(model)
     if dtype != "float32":
