@@ -403,3 +403,28 @@ def test_predict_in_batches_reuses_two_arrays_for_keras_and_fresh_ones_for_calla
     filled.clear()
     predict_in_batches(as_predictor(keeps), make_batch, 10, batch_size=3, image_shape=image_shape)
     assert [batch[:, 0, 0, 0].tolist() for batch in kept] == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
+
+
+def test_batches_are_built_ahead_on_a_helper_thread_only_beside_a_gpu_or_a_callable():
+    import threading
+
+    import tensorflow as tf
+
+    from superexplain.perturbation._engine import build_ahead
+
+    has_gpu = bool(tf.config.list_logical_devices("GPU"))
+    keras_predictor = as_predictor(_keras_pixel_model((4, 4, 1)))
+    callable_predictor = as_predictor(lambda batch: batch.mean(axis=(1, 2)))
+    assert build_ahead(keras_predictor) is has_gpu
+    assert build_ahead(callable_predictor) is True
+    for predictor, ahead in ((keras_predictor, has_gpu), (callable_predictor, True)):
+        threads = []
+
+        def make_batch(start, stop):
+            threads.append(threading.current_thread())
+            return np.full((stop - start, 4, 4, 1), start, np.float32)
+
+        scores = predict_in_batches(predictor, make_batch, 7, batch_size=2)
+        assert scores.shape[0] == 7
+        on_main = [thread is threading.main_thread() for thread in threads]
+        assert on_main == [not ahead] * 4
