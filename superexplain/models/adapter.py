@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .._memory import aligned_empty
 from .._progress import progress
 from .._validation import check_choice, check_images, check_int, check_target, describe
 
@@ -35,6 +36,11 @@ def _normalise_class_names(class_names: Any) -> list[str] | None:
     if len(set(names)) != len(names):
         raise ValueError("class_names must be unique")
     return names
+
+
+#: Images each timing of Predictor.fastest_batch_size covers at least: one call of 8 images is a
+#: burst, short enough to run faster per image than the same size does over a whole run.
+_MIN_TIMED_IMAGES = 64
 
 
 class Predictor:
@@ -255,9 +261,10 @@ class Predictor:
         output : {"output", "logits"}
             Which compiled function to time (as for :meth:`predict`).
         repeat : int
-            Timed calls per candidate, after one untimed warm-up call each (the first call at a
-            new shape sets up its kernels). The time per image of a candidate is its fastest call
-            divided by its size.
+            Timings per candidate, after one untimed warm-up call each (the first call at a new
+            shape sets up its kernels). A timing covers at least 64 images, in several calls for
+            sizes below 64, and a candidate's time per image is its fastest timing divided by the
+            images it covered.
 
         Notes
         -----
@@ -292,16 +299,22 @@ class Predictor:
                                  f"(got {self.input_shape}); pass an image or a batch like the ones to explain")
             images = np.random.default_rng(0).random((1,) + tuple(self.input_shape), dtype=np.float32)
         batch, _ = self.check_images(images)
-        batch = np.resize(batch, (sizes[-1],) + batch.shape[1:])  # repeats the images to fill the largest batch
+        # the images repeated to fill the largest batch, 64-byte aligned as the engine's batches are
+        # (an unaligned batch is copied on its way to TensorFlow, which would tax large sizes)
+        filled = aligned_empty((sizes[-1],) + batch.shape[1:], np.float32)
+        filled[...] = np.resize(batch, filled.shape)
         per_image: dict[int, float] = {}
         slower = 0
         for size in sizes:
+            calls = -(-_MIN_TIMED_IMAGES // size)  # small sizes: several calls, as in a real run
+            self._run(filled[:size], output, 0)  # the first call at a new shape sets up its kernels
             times = []
-            for _ in range(repeat + 1):
+            for _ in range(repeat):
                 start = time.perf_counter()
-                self._run(batch[:size], output, 0)
+                for _ in range(calls):
+                    self._run(filled[:size], output, 0)
                 times.append(time.perf_counter() - start)
-            per_image[size] = min(times[1:]) / size  # the first call warms the shape up
+            per_image[size] = min(times) / (calls * size)
             slower = slower + 1 if per_image[size] > min(per_image.values()) else 0
             if slower == 2:
                 break

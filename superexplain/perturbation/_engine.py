@@ -14,6 +14,7 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
+from .._memory import aligned_empty
 from .._progress import progress
 from .._validation import check_choice, check_int, check_segments, describe
 
@@ -258,19 +259,6 @@ def masked_copies(masker: Callable[[np.ndarray], np.ndarray], masks: np.ndarray)
     if isinstance(masker, SegmentMasker):
         fill, shape = (lambda start, stop, out: masker(masks[start:stop], out=out)), masker.image.shape
     return Perturbations(len(masks), lambda start, stop: masker(masks[start:stop]), fill=fill, shape=shape)
-
-
-def aligned_empty(shape: tuple[int, ...], dtype: Any, alignment: int = 64) -> np.ndarray:
-    """An uninitialised C-contiguous array whose data starts on an ``alignment``-byte boundary.
-
-    numpy aligns to 16 bytes; TensorFlow takes a batch without copying it (DLPack) only when it
-    is 64-byte aligned, and otherwise copies it (78 ms for a batch of 64 images of 224x224).
-    """
-    dtype = np.dtype(dtype)
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    buffer = np.empty(nbytes + alignment, dtype=np.uint8)
-    offset = (-buffer.ctypes.data) % alignment
-    return buffer[offset:offset + nbytes].view(dtype).reshape(shape)
 
 
 def _select_bits(differ: np.ndarray, hide_bits: np.ndarray, select: np.ndarray, index: np.ndarray,
