@@ -72,8 +72,9 @@ def _batch_size_section(demo, quick: bool) -> str:
         rows.append([name, pick, f"{tuning:.1f}", best, " / ".join(f"{1000 * sweep[s]:.3g}" for s in sizes),
                      sweep[pick] / sweep[best], sweep[64] / sweep[best], lime_s / sweep[best]])
     return ("## Choosing the batch size: `Predictor.fastest_batch_size`\n\n"
-            "The pick of `fastest_batch_size(image)` (defaults: candidates 8-256 from the smallest up, 2 timed "
-            "calls each after a warm-up, stopping after two in a row slower than the best) and its tuning time, "
+            "The pick of `fastest_batch_size(image)` (defaults: candidates 8-256 from the smallest up, 2 timings "
+            "each after a warm-up call, each timing over at least 64 images, stopping after two in a row slower "
+            "than the best) and its tuning time, "
             "against a sweep of `Predictor.predict` at every candidate on random images (2 interleaved rounds "
             "after a warm-up round; ms per image, best round). "
             "pick / best and 64 / best compare times per image at the pick and at the default 64 with the best "

@@ -271,7 +271,8 @@ class Predictor:
         Candidates are timed from the smallest up, and the search stops once two in a row are
         slower per image than the best so far: time per image is, in practice, first falling then
         rising in the batch size, and the large batches are the costly ones to time. On MobileNetV2
-        at 224x224 on a 2-core CPU whose best size was 8, this timed 8, 16 and 32 only.
+        at 224x224 on a 2-core CPU it took 3 to 11 s and picked a size within 3% of the best of a
+        full sweep (``benchmarks/RESULTS.md``, 2026-12-02).
 
         Returns
         -------

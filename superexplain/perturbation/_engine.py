@@ -72,8 +72,8 @@ def predict_in_batches(predictor, make_batch: Callable[[int, int], np.ndarray], 
         model two arrays serve all batches in turn (the model is done with a batch before the one
         after next is built into it). A fresh batch larger than malloc recycles (32 MiB: 64 images
         of 224x224) costs a page fault per 4 KiB written; building 1000 masked 224x224 images in
-        batches of 64 took 143 ms into fresh arrays and 109 ms into a reused one (2-core CPU,
-        2026-12-02). A plain callable model gets a fresh array per batch, so it may keep the
+        batches of 64 took 155 ms into fresh arrays and 116 ms into a reused one (2-core CPU,
+        2026-12-02, ``benchmarks/RESULTS.md``). A plain callable model gets a fresh array per batch, so it may keep the
         batches it is given.
 
     Returns
