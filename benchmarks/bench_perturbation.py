@@ -55,7 +55,7 @@ def _overhead_row(name, model, image, num_samples, rounds, predict_rounds, warmu
 
     import superexplain
     from superexplain.models import as_predictor
-    from superexplain.perturbation._engine import SegmentMasker
+    from superexplain.perturbation._masking import SegmentMasker
     from superexplain.perturbation._hide import hide_image
     from superexplain.perturbation.samplers import paired_masks
     from superexplain.segmentation import segment
@@ -150,7 +150,7 @@ def _masking_row(name, image, num_samples=1000, batch_size=64):
 
 # ---------------------------------------------------------------------- samples to a stable top-5
 def _masker(image, segments):
-    from superexplain.perturbation._engine import SegmentMasker
+    from superexplain.perturbation._masking import SegmentMasker
     from superexplain.perturbation._hide import hide_image
 
     return SegmentMasker(image, segments, hide_image(image, segments, "mean"))

@@ -287,7 +287,7 @@ def test_score_perturbations_hands_each_image_its_own_rows():
 
 
 def test_blend_copies_pixels_exactly_into_a_64_byte_aligned_batch():
-    from superexplain.perturbation._engine import blend
+    from superexplain.perturbation._masking import blend
 
     rng = np.random.default_rng(3)
     image = rng.normal(size=(9, 7, 3)).astype(np.float32)
@@ -303,7 +303,7 @@ def test_blend_copies_pixels_exactly_into_a_64_byte_aligned_batch():
 
 
 def test_segment_masker_copies_each_segments_pixels_exactly():
-    from superexplain.perturbation._engine import SegmentMasker
+    from superexplain.perturbation._masking import SegmentMasker
 
     rng = np.random.default_rng(4)
     image = rng.normal(size=(9, 7, 3)).astype(np.float32)
@@ -351,7 +351,8 @@ def test_masked_batches_built_in_place_score_as_fresh_ones():
     # LIME's copies of several images go straight into two reused batch arrays for a Keras model;
     # the scores must equal building each copy on its own and predicting it in its own call
     from superexplain.perturbation import score_perturbations
-    from superexplain.perturbation._engine import SegmentMasker, masked_copies
+    from superexplain.perturbation._engine import masked_copies
+    from superexplain.perturbation._masking import SegmentMasker
 
     rng = np.random.default_rng(5)
     images = rng.normal(size=(3, 12, 12, 3)).astype(np.float32)

@@ -102,7 +102,7 @@ def score_masks(predictor, image: np.ndarray, labels: np.ndarray, keep: np.ndarr
     Kept features show the image, the others the substrate. The masked images are built and
     scored by the perturbation engine, one batch at a time, so memory stays bounded whatever M is.
     """
-    from ..perturbation._engine import SegmentMasker
+    from ..perturbation._masking import SegmentMasker
     from ..perturbation._engine import score_masks as score_engine_masks
 
     size = predictor.batch_size if batch_size is None else check_int(batch_size, "batch_size", 1)
