@@ -112,7 +112,8 @@ def _overhead_row(name, model, image, num_samples, rounds, predict_rounds, warmu
     predict_rounds_label = f" (model.predict {predict_rounds})" if predict_rounds < rounds else ""
     return [name, n_segments, num_samples, f"{rounds}{predict_rounds_label}",
             f"{best_floor:.3f} (batch {best_batch})", f"{min(floors[64]):.3f}", f"{ours_best:.3f}",
-            ours_best / best_floor, f"{pick} ({tuning:.1f} s)", f"{min(pick_times):.3f}", min(pick_times) / best_floor, float(np.median(per_round)), min(compiled_times) / ours_best,
+            ours_best / best_floor, f"{pick} ({tuning:.1f} s)", f"{min(pick_times):.3f}", min(pick_times) / best_floor,
+            float(np.median(per_round)), min(compiled_times) / ours_best,
             min(predict_times) / ours_best if predict_times else "not run"]
 
 
@@ -122,13 +123,12 @@ def _masking_row(name, image, num_samples=1000, batch_size=64):
 
     This is the engine's own work per sample, which a GPU's model time no longer hides.
     """
-    from superexplain.perturbation._engine import SegmentMasker, aligned_empty
-    from superexplain.perturbation._hide import hide_image
+    from superexplain._memory import aligned_empty
     from superexplain.perturbation.samplers import orthogonal_masks
     from superexplain.segmentation import segment
 
     segments = segment(image)
-    masker = SegmentMasker(image, segments, hide_image(image, segments, "mean"))
+    masker = _masker(image, segments)
     masks = orthogonal_masks(np.random.default_rng(0), num_samples, int(segments.max()) + 1).masks
     starts = range(0, num_samples, batch_size)
     reused = aligned_empty((batch_size,) + image.shape, np.float32)
@@ -460,7 +460,8 @@ def run(quick: bool = False) -> str:
         "ours @ pick / floor the same for ours run at that batch size (the floor stays the issue's, the best of "
         "32-256); median round ratio the median over rounds of (ours in that round / best floor in "
         "that same round), which a drift in machine speed between rounds does not bias; the lime columns divide "
-        "lime's minimum by ours (at the default batch size). Goals: ours / floor <= 1.10; lime / ours >= 1.5 on the demo model.\n\n"
+        "lime's minimum by ours (at the default batch size). Goals: ours / floor <= 1.10; lime / ours >= 1.5 on the "
+        "demo model.\n\n"
         + table(["model", "segments", "samples", "rounds", "floor s (best)", "floor s @64", "ours s", "ours / floor",
                  "pick (tuning)", "ours s @ pick", "ours @ pick / floor", "median round ratio", "lime compiled / ours",
                  "lime model.predict / ours"], rows))
