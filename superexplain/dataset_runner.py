@@ -10,11 +10,12 @@ import numpy as np
 
 from ._dataset.index import (EXPLANATIONS_DIR, RunIndex, jsonable_options, read_index, read_settings,
                              temporary_name)
-from ._dataset.sources import Loader, open_source, safe_stem, unit_of
-from ._dataset.worker import DETERMINISTIC_METHODS, PER_IMAGE_SEED_METHODS, Plan, UnitExplainer, build_predictor, is_factory
+from ._dataset.sources import STREAM_KINDS, Loader, image_digest, open_source, safe_stem, unit_of
+from ._dataset.worker import (DETERMINISTIC_METHODS, PER_IMAGE_SEED_METHODS, Plan, UnitExplainer, build_predictor,
+                              is_factory, model_fingerprint)
 from ._progress import progress
 from ._validation import check_choice, check_int, describe, resolve_seed
-from .explanation import Explanation
+from .explanation import Explanation, ExplanationFileError
 
 __all__ = ["explain_dataset", "DatasetResult"]
 
@@ -79,12 +80,33 @@ class DatasetResult:
         return [record for record in self.index if record["status"] == "error"]
 
     def explanations(self) -> Iterator[Explanation]:
-        """The explanations, loaded one at a time from disk, by image index then target."""
+        """The explanations, loaded one at a time from disk, by image index then target.
+
+        Raises
+        ------
+        ValueError
+            At the first file that is missing or cannot be read (empty, cut short, damaged): the
+            message names the file and its image. Such a file is not skipped, since a metric over
+            the rest would silently average fewer images; delete it and call
+            :func:`explain_dataset` again with the same ``out`` to explain that image again.
+        """
         for record in self.done:
-            yield Explanation.load(os.path.join(self.out, record["file"]))
+            path = os.path.join(self.out, record["file"])
+            try:
+                explanation = Explanation.load(path)
+            except (ExplanationFileError, FileNotFoundError) as exc:
+                problem = exc.problem if isinstance(exc, ExplanationFileError) else "the file is missing"
+                raise ExplanationFileError(
+                    path, f"{problem}. It is the explanation of image {record['index']} (id {record['id']!r}) of "
+                          f"the run in {self.out!r}; delete it (if present) and call explain_dataset again with "
+                          f"out={self.out!r} to explain that image again") from exc
+            yield explanation
 
     def pairs(self) -> Iterator[tuple[np.ndarray, Explanation]]:
-        """``(image, explanation)`` pairs; the image is the one the method explained (``explanation.image``)."""
+        """``(image, explanation)`` pairs; the image is the one the method explained (``explanation.image``).
+
+        A missing or unreadable explanation file raises a ValueError naming it (see :meth:`explanations`).
+        """
         for explanation in self.explanations():
             yield explanation.image, explanation
 
@@ -106,6 +128,28 @@ def _check_out(out: Any) -> str:
         raise ValueError(f"out={out!r} already holds files but no run.json of explain_dataset; "
                          "give an empty or new directory (the run writes many files there)")
     return out
+
+
+def _fingerprint(model: Any, predictor: Any) -> dict:
+    """The model's fingerprint: of the Predictor the local backend built, or (Ray) of the model as loaded here.
+
+    Ray workers load their own copies, so the driver loads a model path or calls a factory once
+    itself, to fingerprint the model as it is now (a changed file is caught; a file saved again
+    from the same model is not taken as changed).
+    """
+    from .models import Predictor, load_model
+    from .models._keras import is_keras_model
+
+    if predictor is not None:
+        return model_fingerprint(predictor)
+    if isinstance(model, (str, os.PathLike)):
+        return model_fingerprint(load_model(model))
+    if isinstance(model, Predictor) or is_keras_model(model) or not is_factory(model):
+        return model_fingerprint(model)
+    built = model()
+    if built is None:
+        raise TypeError("the model factory returned None; it must return a Keras model or a callable")
+    return model_fingerprint(built)
 
 
 def _model_spec(model: Any, backend: str, out: str) -> tuple[tuple, Any]:
@@ -171,12 +215,27 @@ def _check_targets(targets: Any, length: int | None) -> Any:
     return [list(t) if isinstance(t, (list, tuple)) else t for t in targets]
 
 
-def _pending_units(source, unit_size: int, done: dict) -> Iterator[list]:
+def _pending_units(source, unit_size: int, done: dict, digests: dict | None = None, out: str = "") -> Iterator[list]:
     """Units with at least one image to do, whole: an image's batch mates are re-run (and not written twice)
-    so that a batched method sees the same batches as an uninterrupted run."""
+    so that a batched method sees the same batches as an uninterrupted run.
+
+    With ``digests`` (a stream, which cannot be hashed ahead), each image is hashed as it comes: an
+    image already done must hash as the run's did, and the hashes of the others are left in
+    ``digests`` for the writer to record.
+    """
     unit: list = []
     current = None
     for entry in source.entries():
+        if digests is not None and isinstance(entry.payload, np.ndarray):
+            digest = image_digest(entry.payload)
+            recorded = done[entry.index][0].get("image_hash") if entry.index in done else None
+            if recorded is not None and recorded != digest:
+                raise ValueError(
+                    f"images: image {entry.index} differs from the image the run in out={out!r} explained at that "
+                    "index (the stream yields other images than the run's); resuming would mix the two runs' "
+                    "explanations. Start over with overwrite=True, or give another out directory")
+            if entry.index not in done:  # only what the writer will record: a long stream's done images add nothing
+                digests[entry.index] = digest
         number = unit_of(entry.index, unit_size)
         if current is not None and number != current:
             if any(e.index not in done for e in unit):
@@ -191,15 +250,19 @@ def _pending_units(source, unit_size: int, done: dict) -> Iterator[list]:
 class _Writer:
     """Writes each image's explanations (atomically) and then its index lines, on the driver."""
 
-    def __init__(self, out: str, index: RunIndex, method: str, bar) -> None:
+    def __init__(self, out: str, index: RunIndex, method: str, bar, digests: dict | None = None) -> None:
         self.out, self.index, self.method, self.bar = out, index, method, bar
+        self.digests = digests
         self.failed = 0
 
     def __call__(self, results: list[dict]) -> None:
         for result in results:
+            digest = self.digests.pop(result["index"], None) if self.digests is not None else None
             if result["index"] in self.index.done:  # a batch mate re-run for identical batches
                 continue
             base = {"index": result["index"], "id": result["key"], "method": self.method, "seed": result["seed"]}
+            if digest is not None:  # a stream's image: a resume checks that the stream still yields it
+                base["image_hash"] = digest
             if "error" in result:
                 self.failed += 1
                 self.index.append([{**base, "target": None, "target_name": None, "score": None, "file": None,
@@ -251,8 +314,8 @@ def _check_preprocess(preprocess: Any) -> str | Callable:
     return preprocess
 
 
-def _resolve_seed(random_state: Any, out: str) -> int:
-    if random_state is None:
+def _resolve_seed(random_state: Any, out: str, overwrite: bool) -> int:
+    if random_state is None and not overwrite:
         previous = read_settings(out)
         if previous is not None and isinstance(previous.get("random_state"), int):
             return previous["random_state"]  # resuming a run that drew its seed: keep that seed
@@ -267,7 +330,7 @@ def explain_dataset(model: Any, images: Any, method: str = "gradcam", *, out: st
                     random_state: int | None = 0, batch_size: int | None = None,
                     image_size: Any = None, preprocess: str | Callable = "unit",
                     ray_address: str | None = None, num_workers: int | None = None,
-                    worker_resources: dict | None = None, verbose: int | bool = 1,
+                    worker_resources: dict | None = None, overwrite: bool = False, verbose: int | bool = 1,
                     **method_options: Any) -> DatasetResult:
     """Explain every image of a dataset into ``out``: one Explanation file per image and target, resumable.
 
@@ -275,21 +338,32 @@ def explain_dataset(model: Any, images: Any, method: str = "gradcam", *, out: st
     ``random_state`` and the image's index, so its explanation is the same bit for bit whichever
     backend, worker count or order produced it, and whether or not the run was interrupted.
     Running again with the same ``out`` skips what is done: after a crash or Ctrl-C, call it again.
+    A resume must explain the same images with the same model and settings; anything else is
+    refused (a ValueError that says what changed), so that a directory never mixes two runs.
 
     Parameters
     ----------
     model : keras.Model, str, path or callable
         A Keras model, a model file or SavedModel directory, or a zero-argument factory that builds
         the model (each Ray worker calls it to get its own copy). The local backend also accepts a
-        callable ``images -> scores`` (perturbation methods only).
+        callable ``images -> scores`` (perturbation methods only). ``run.json`` records the model's
+        fingerprint: hashes of its architecture (layer types, settings, wiring and weight shapes;
+        not layer names) and of its weights, computed on the loaded model for a path or a factory
+        (with ``backend="ray"`` the driver loads it once for that). A plain callable has no weights
+        to hash: callables are compared by qualified name only.
     images : array_like, iterable, tf.data.Dataset, str or list of str
         An array (N, H, W, C); an iterable of images or batches (``(image, label)`` tuples take the
         image); a ``tf.data.Dataset``; an image directory, a glob pattern or a list of image files
-        (sorted; an image's index is its position).
+        (sorted; an image's index is its position). ``run.json`` records what a resume compares:
+        for files, each one's relative path, size and modification time; for an array, a hash of
+        its contents (shape, dtype and bytes, read in chunks: a memmap is read once more, a
+        strided array never copied whole). An iterable or a ``tf.data.Dataset`` can be read only
+        once, so its images are hashed as they stream and a resume checks each image already done
+        against the run's (an error then may come after the first new images were written).
     method : str
         A method name of :func:`superexplain.explain` (``"gradcam"``, ``"lime"``, ...).
     out : str or path
-        The run directory (created; reused to resume).
+        The run directory (created; reused to resume, see ``overwrite``).
     backend : {"local", "ray"}
         ``"local"``: this process, streaming. ``"ray"``: Ray Data actors, each holding the model.
     targets : int, str or list, optional
@@ -322,6 +396,13 @@ def explain_dataset(model: Any, images: Any, method: str = "gradcam", *, out: st
         Ray actors, each with its own model (default: as many as the resources allow).
     worker_resources : dict, optional
         Ray resources of each actor, e.g. ``{"num_gpus": 1}`` (default ``{"num_cpus": 1}``).
+    overwrite : bool
+        False (the default): resume the run in ``out``, after checking that it was made with the
+        same settings, images and model (a ValueError says what changed otherwise). True: delete
+        that run's ``run.json``, ``index.jsonl`` and explanation files (only those: other files in
+        ``out`` stay) and start afresh; ``random_state=None`` then draws a new seed. A ``run.json``
+        written before these checks (no ``source_identity``/``model_fingerprint``) is resumed with a
+        warning, and this call's images and model are recorded for the next resume.
     verbose : int or bool
         1: a progress bar over images; 2: also Ray's own logs and bars.
     **method_options
@@ -331,6 +412,13 @@ def explain_dataset(model: Any, images: Any, method: str = "gradcam", *, out: st
     -------
     DatasetResult
         The directory's index; ``.explanations()`` and ``.pairs()`` load lazily.
+
+    Raises
+    ------
+    ValueError
+        Resuming with other settings, images or model than the run in ``out`` (the message says
+        what changed, e.g. which files were added, removed or changed, or that the weights
+        changed); start over with ``overwrite=True`` or give another ``out``.
 
     Examples
     --------
@@ -364,32 +452,39 @@ def explain_dataset(model: Any, images: Any, method: str = "gradcam", *, out: st
         raise TypeError(f"worker_resources must be a dict of Ray resources; got {describe(worker_resources)}")
     if ray_address is not None and not isinstance(ray_address, str):
         raise TypeError(f"ray_address must be None or a str such as 'auto'; got {describe(ray_address)}")
+    if not isinstance(overwrite, (bool, np.bool_)):
+        raise TypeError(f"overwrite must be True or False; got {describe(overwrite)}")
     size = _check_image_size(image_size)
     preprocess = _check_preprocess(preprocess)
     out = _check_out(out)
-    seed = _resolve_seed(random_state, out)
+    seed = _resolve_seed(random_state, out, bool(overwrite))
     source = open_source(images)
     targets = _check_targets(targets, source.length)
     options = jsonable_options(method_options, "method_options")
+    class_names = method_options.pop("class_names", None)
+    loader = Loader(size=tuple(size) if size else None, preprocess=preprocess)
+    os.makedirs(out, exist_ok=True)
+    spec, model_class_names = _model_spec(model, backend, out)
+    plan = Plan(method, method_options, targets, top_labels, seed, loader,
+                class_names if class_names is not None else model_class_names)
+    # the model is loaded (local) or fingerprinted (Ray) before the run directory is touched, so a
+    # refused resume or a model that cannot load leaves the previous run as it was
+    predictor = build_predictor(spec, plan.class_names) if backend == "local" else None
     settings = {
         "format_version": 1, "method": method, "options": options, "targets": targets, "top_labels": top_labels,
         "random_state": seed, "batch_size": batch_size, "image_size": size,
         "preprocess": jsonable_options(preprocess, "preprocess"), "source": source.description,
+        "source_identity": source.identity(), "model_fingerprint": _fingerprint(model, predictor),
     }
-    class_names = method_options.pop("class_names", None)
-    loader = Loader(size=tuple(size) if size else None, preprocess=preprocess)
-    os.makedirs(out, exist_ok=True)
-    index = RunIndex(out, settings)
+    digests = {} if source.kind in STREAM_KINDS else None
+    index = RunIndex(out, settings, overwrite=bool(overwrite))
     try:
-        spec, model_class_names = _model_spec(model, backend, out)
-        plan = Plan(method, method_options, targets, top_labels, seed, loader,
-                    class_names if class_names is not None else model_class_names)
         with progress(source.length or 0, f"explain_dataset {method}", verbose) as bar:
             bar.update(len(index.done))
-            writer = _Writer(out, index, method, bar)
-            units = _pending_units(source, batch_size, index.done)
+            writer = _Writer(out, index, method, bar, digests)
+            units = _pending_units(source, batch_size, index.done, digests, out)
             if backend == "local":
-                explainer = UnitExplainer(build_predictor(spec, plan.class_names), plan)
+                explainer = UnitExplainer(predictor, plan)
                 for unit in units:
                     writer(explainer.explain_unit(unit))
             else:

@@ -4,12 +4,14 @@ from __future__ import annotations
 import json
 import math
 import os
+import zipfile
+import zlib
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Explanation"]
+__all__ = ["Explanation", "ExplanationFileError"]
 
 _FORMAT_VERSION = 1
 
@@ -57,6 +59,84 @@ def _jsonable(value: Any, where: str) -> Any:
         f"params values must be JSON-like (str, number, bool, None, list, dict); "
         f"{where} is {type(value).__name__}: {value!r}"
     )
+
+
+class ExplanationFileError(ValueError):
+    """A file that :meth:`Explanation.load` cannot read as an Explanation: empty, cut short, damaged or foreign.
+
+    A ValueError whose message names the file and says what is wrong. ``path`` is the file,
+    ``problem`` the reason in words, and ``foreign`` is True for an intact ``.npz`` archive that
+    simply holds other arrays (another tool's file, not a damaged Explanation).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from superexplain import Explanation
+    >>> path = os.path.join(tempfile.mkdtemp(), "empty.npz")
+    >>> open(path, "wb").close()
+    >>> try:
+    ...     Explanation.load(path)
+    ... except ValueError as error:
+    ...     print(error.problem)
+    the file is empty (0 bytes): it was cut short, e.g. by a crash or an interrupted copy
+    """
+
+    def __init__(self, path: str, problem: str, foreign: bool = False) -> None:
+        super().__init__(f"cannot read {path!r} as a superexplain Explanation: {problem}")
+        self.path = path
+        self.problem = problem
+        self.foreign = foreign
+
+
+# what numpy and zipfile raise on a damaged archive or member (a short read, a bad CRC, a bad deflate
+# stream, an unreadable .npy header); FileNotFoundError and the like are left as they are
+_DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError)
+_NOT_CORRUPTION = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+
+
+def _read_archive(path: str) -> tuple[dict, dict]:
+    """The header and arrays of an Explanation file, or an ExplanationFileError saying what is wrong."""
+    if os.path.isfile(path) and os.path.getsize(path) == 0:
+        raise ExplanationFileError(path, "the file is empty (0 bytes): it was cut short, e.g. by a crash or an "
+                                         "interrupted copy")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except _NOT_CORRUPTION:
+        raise
+    except zipfile.BadZipFile:
+        raise ExplanationFileError(path, "it is not an .npz (zip) archive, or one cut short (the end of the archive, "
+                                         "its table of contents, is missing)") from None
+    except _DAMAGED as exc:
+        raise ExplanationFileError(path, f"it is not an .npz archive ({type(exc).__name__}: {exc})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ExplanationFileError(path, "it holds a single .npy array, not an .npz archive of an Explanation")
+    with archive:
+        name = "__meta__"
+        try:
+            if name not in archive.files:
+                shown = ", ".join(archive.files[:5]) + (", ..." if len(archive.files) > 5 else "")
+                raise ExplanationFileError(path, f"an .npz archive of other arrays ({shown or 'none'}), with no "
+                                                 "superexplain metadata (no metadata)", foreign=True)
+            text = str(archive[name][()])
+            header = json.loads(text)
+            if not isinstance(header, dict) or not isinstance(header.get("fields"), dict) \
+                    or not isinstance(header.get("params", {}), dict):
+                raise ExplanationFileError(path, "its metadata lacks the Explanation's fields")
+            if header.get("format_version", 0) > _FORMAT_VERSION:
+                raise ExplanationFileError(path, f"it was written by a newer superexplain (format "
+                                                 f"{header['format_version']}); upgrade superexplain to read it")
+            arrays = {}
+            for name in _ARRAY_FIELDS:
+                if name in archive.files:
+                    arrays[name] = archive[name]
+        except ExplanationFileError:
+            raise
+        except json.JSONDecodeError as exc:
+            raise ExplanationFileError(path, f"its metadata is not valid JSON ({exc})") from None
+        except _DAMAGED as exc:
+            raise ExplanationFileError(path, f"the archive is damaged: reading {name!r} failed "
+                                             f"({type(exc).__name__}: {exc})") from None
+    return header, arrays
 
 
 @dataclass(eq=False)
@@ -252,17 +332,46 @@ class Explanation:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Explanation":
-        """Read an explanation written by :meth:`save`."""
-        with np.load(os.fspath(path), allow_pickle=False) as data:
-            if "__meta__" not in data.files:
-                raise ValueError(f"{os.fspath(path)!r} is not a superexplain Explanation file (no metadata)")
-            header = json.loads(str(data["__meta__"][()]))
-            if header.get("format_version", 0) > _FORMAT_VERSION:
-                raise ValueError(
-                    f"{os.fspath(path)!r} was written by a newer superexplain (format {header['format_version']})"
-                )
-            arrays = {name: data[name] for name in _ARRAY_FIELDS if name in data.files}
-        return cls(**arrays, **header["fields"], params=header["params"])
+        """Read an explanation written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or path
+            An ``.npz`` file written by :meth:`save`.
+
+        Returns
+        -------
+        Explanation
+
+        Raises
+        ------
+        FileNotFoundError
+            ``path`` does not exist.
+        ValueError
+            The file is not a readable Explanation (an :class:`ExplanationFileError`): empty, cut
+            short, not an ``.npz`` archive (e.g. a text file), damaged inside, an ``.npz`` of other
+            arrays, or written by a newer superexplain. The message names the file and says which.
+
+        Examples
+        --------
+        >>> import numpy as np, tempfile, os
+        >>> from superexplain import Explanation
+        >>> e = Explanation(image=np.zeros((2, 2, 1)), method="demo", target=0, heatmap=np.eye(2))
+        >>> Explanation.load(e.save(os.path.join(tempfile.mkdtemp(), "e.npz"))).method
+        'demo'
+        """
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be a file path (str or os.PathLike); got {type(path).__name__}")
+        path = os.fspath(path)
+        header, arrays = _read_archive(path)
+        fields = header["fields"]
+        unknown = sorted(set(fields) - set(_SCALAR_FIELDS))
+        if unknown:
+            raise ExplanationFileError(path, f"its metadata has fields no Explanation has ({', '.join(unknown)})")
+        try:
+            return cls(**arrays, **fields, params=header.get("params", {}))
+        except (TypeError, ValueError) as exc:  # arrays or fields that do not make an Explanation
+            raise ExplanationFileError(path, f"its contents do not make a valid Explanation ({exc})") from None
 
     # ------------------------------------------------------------------ display
     def plot(self, kind: str | None = None, ax=None, **options):

@@ -281,6 +281,42 @@ def test_explain_on_ray_writes_a_resumable_run_equal_to_the_local_backend(worksp
     assert (out / "index.jsonl").read_text().count("\n") == len(index)
 
 
+def test_explain_on_ray_refuses_to_resume_on_changed_images_until_overwrite(workspace, tmp_path):
+    import shutil
+
+    import superexplain
+    from superexplain import Explanation
+    from superexplain.imageio import find_images
+
+    folder = tmp_path / "images"
+    shutil.copytree(workspace / "images", folder)
+    model, out = str(workspace / "model.keras"), tmp_path / "run"
+    paths, _ = find_images([str(folder)])  # what the command line gives the runner
+    # a run as the command line makes it (both backends write the same files), made here to spare a Ray start
+    with pytest.warns(UserWarning, match="1 image"):  # notes.txt, as on the command line
+        superexplain.explain_dataset(model, paths, "gradcam", out=out, random_state=3, verbose=0)
+    shutil.copy(folder / "a.png", folder / "b.png")  # b.png now holds another picture
+    os.utime(folder / "b.png", ns=(1_000_000_000, 1_000_000_000))
+    command = ("explain", model, str(folder), "--backend", "ray", "--seed", "3", "--format", "npz", "--out", str(out))
+    refused = run_cli(*command)
+    assert_one_line_error(refused, "1 changed", "b.png", "--overwrite")
+    assert "a.png" not in refused.stderr
+    started_over = run_cli(*command, "--overwrite", "--json")
+    assert started_over.returncode == 0, started_over.stderr
+    assert len(json.loads(started_over.stdout)["explanations"]) == 2
+    with pytest.warns(UserWarning, match="1 image"):
+        fresh = superexplain.explain_dataset(model, paths, "gradcam", out=tmp_path / "fresh", random_state=3,
+                                             verbose=0)
+    for record in fresh.done:  # the new b.png's explanation, not the old one
+        assert Explanation.load(out / record["file"]) == Explanation.load(tmp_path / "fresh" / record["file"])
+
+
+def test_overwrite_with_the_local_backend_is_a_one_line_error(workspace, tmp_path):
+    result = run_cli("explain", str(workspace / "model.keras"), str(workspace / "images" / "a.png"), "--overwrite",
+                     "--out", str(tmp_path))
+    assert_one_line_error(result, "--overwrite", "--backend ray")
+
+
 def test_missing_image_is_a_one_line_error(workspace):
     result = run_cli("explain", str(workspace / "model.keras"), str(workspace / "nowhere.png"))
     assert_one_line_error(result, "nowhere.png", "does not exist")

@@ -236,7 +236,8 @@ def test_run_killed_with_sigkill_resumes_to_the_same_set(demo_model, images, loc
         from superexplain.datasets import load_demo_model
         images = np.load({str(tmp_path / 'images.npy')!r})
         images = np.concatenate([images] * 200)  # far more work than the test waits for
-        superexplain.explain_dataset(load_demo_model(), images, "lime", out={str(out)!r}, verbose=0,
+        # a stream, so that the resume below may give only its first images (an array must be given whole)
+        superexplain.explain_dataset(load_demo_model(), iter(images), "lime", out={str(out)!r}, verbose=0,
                                      num_samples={LIME['num_samples']}, batch_size={LIME['batch_size']})
     """)
     root = os.path.dirname(os.path.dirname(os.path.abspath(superexplain.__file__)))
@@ -255,13 +256,236 @@ def test_run_killed_with_sigkill_resumes_to_the_same_set(demo_model, images, loc
         if process.poll() is None:
             process.kill()
     assert 3 <= len(index_lines(out)) < len(images) * 200
-    resumed = explain_dataset(demo_model, images, "lime", out=out, verbose=0, **LIME)  # the first 7 images
+    resumed = explain_dataset(demo_model, iter(images), "lime", out=out, verbose=0, **LIME)  # the first 7 images
     lines = index_lines(out)
     assert len({r["index"] for r in lines}) == len(lines)  # no image done twice
     assert sorted(r["index"] for r in lines)[:len(images)] == list(range(len(images)))
     mine = [r for r in resumed.done if r["index"] < len(images)]
     got = {r["file"]: Explanation.load(os.path.join(out, r["file"])) for r in mine}
     assert got == explanations_by_file(local_runs["lime"])
+
+
+# ---------------------------------------------------------------------------------------- another run
+def tiny_cnn(keras, seed: int, extra_layer: bool = False):
+    """A small CNN on the demo images' 64x64x3 with 4 classes; ``extra_layer`` changes its architecture."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((64, 64, 3))
+    x = keras.layers.Conv2D(4, 3, strides=4, padding="same", activation="relu")(inputs)
+    if extra_layer:
+        x = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(4, activation="softmax")(x))
+
+
+def write_pngs(folder, pixels) -> list[str]:
+    from PIL import Image
+
+    folder.mkdir(exist_ok=True)
+    names = []
+    for i, image in enumerate(pixels):
+        Image.fromarray(image).save(folder / f"img{i}.png")
+        names.append(f"img{i}.png")
+    return names
+
+
+@pytest.fixture
+def image_folder(images, tmp_path):
+    folder = tmp_path / "images"
+    write_pngs(folder, (images[:3] * 255).round().astype(np.uint8))
+    return folder
+
+
+def test_resume_with_the_same_files_and_a_reloaded_model_continues(images, image_folder, tmp_path, monkeypatch,
+                                                                   keras):
+    model_path = tmp_path / "model.keras"
+    tiny_cnn(keras, 0).save(model_path)
+    out = tmp_path / "out"
+    with monkeypatch.context() as patch:
+        interrupt_after(patch, 2)
+        with pytest.raises(Interrupt):
+            explain_dataset(str(model_path), str(image_folder), "gradcam", out=out, batch_size=1, verbose=0)
+    recorded = DatasetResult.open(out).settings
+    sizes = {name: os.path.getsize(image_folder / name) for name in ("img0.png", "img1.png", "img2.png")}
+    assert [(name, size) for name, size, _ in recorded["source_identity"]["files"]] == sorted(sizes.items())
+    assert recorded["model_fingerprint"]["kind"] == "keras"
+    # the same file again, and the same model built anew (other automatic layer names) and in memory
+    rebuilt = tiny_cnn(keras, 0)
+    assert rebuilt.layers[1].name != keras.models.load_model(model_path).layers[1].name
+    resumed = explain_dataset(rebuilt, str(image_folder), "gradcam", out=out, batch_size=1, verbose=0)
+    assert [r["id"] for r in resumed.index] == ["img0.png", "img1.png", "img2.png"]
+    assert sorted(r["index"] for r in index_lines(out)) == [0, 1, 2]  # image 0 was not done twice
+
+
+def test_resume_after_one_image_file_changed_names_that_file(images, image_folder, tmp_path, demo_model):
+    out = tmp_path / "out"
+    explain_dataset(demo_model, str(image_folder), "gradcam", out=out, verbose=0)
+    before = (out / "index.jsonl").read_text()
+    write_pngs(tmp_path / "new", (images[5:6] * 255).round().astype(np.uint8))
+    os.replace(tmp_path / "new" / "img0.png", image_folder / "img1.png")  # another picture under the same name
+    os.utime(image_folder / "img1.png", ns=(1_000_000_000, 1_000_000_000))
+    with pytest.raises(ValueError, match=r"image files differ.*1 changed, by size or modification time \(img1.png\)"
+                                         r".*overwrite=True") as caught:
+        explain_dataset(demo_model, str(image_folder), "gradcam", out=out, verbose=0)
+    assert "img0.png" not in str(caught.value) and "img2.png" not in str(caught.value)
+    assert (out / "index.jsonl").read_text() == before  # the refused resume changed nothing
+
+
+def test_resume_after_a_file_was_added_names_it(images, image_folder, tmp_path, demo_model):
+    out = tmp_path / "out"
+    explain_dataset(demo_model, str(image_folder), "gradcam", out=out, verbose=0)
+    (image_folder / "img3.png").write_bytes((image_folder / "img0.png").read_bytes())
+    with pytest.raises(ValueError, match=r"1 added \(img3.png\)"):
+        explain_dataset(demo_model, str(image_folder), "gradcam", out=out, verbose=0)
+    os.remove(image_folder / "img3.png")
+    os.remove(image_folder / "img2.png")
+    with pytest.raises(ValueError, match=r"1 removed \(img2.png\)"):
+        explain_dataset(demo_model, str(image_folder), "gradcam", out=out, verbose=0)
+
+
+def test_resume_with_an_array_changed_by_one_pixel_is_refused(demo_model, images, local_runs):
+    out = local_runs["gradcam"].out
+    changed = images.copy()
+    changed[4, 10, 10, 1] += 0.25
+    with pytest.raises(ValueError, match="in-memory images differ"):
+        explain_dataset(demo_model, changed, "gradcam", out=out, batch_size=3, verbose=0)
+    with pytest.raises(ValueError, match=r"in-memory images differ.*shape \(7, 64, 64, 3\) float32 then, "
+                                         r"\(6, 64, 64, 3\) float32 now"):
+        explain_dataset(demo_model, images[:6], "gradcam", out=out, batch_size=3, verbose=0)
+    with pytest.raises(ValueError, match="the run explained an in-memory array, this call gives an iterable"):
+        explain_dataset(demo_model, iter(images), "gradcam", out=out, batch_size=3, verbose=0)
+    assert len(DatasetResult.open(out)) == len(images)  # untouched
+
+
+def test_resume_of_a_stream_that_yields_other_images_is_refused(demo_model, images, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    with monkeypatch.context() as patch:
+        interrupt_after(patch, 3)
+        with pytest.raises(Interrupt):
+            explain_dataset(demo_model, iter(images), "gradcam", out=out, batch_size=1, verbose=0)
+    changed = images.copy()
+    changed[1, 0, 0, 0] += 0.5
+    with pytest.raises(ValueError, match="image 1 differs from the image the run"):
+        explain_dataset(demo_model, iter(changed), "gradcam", out=out, batch_size=1, verbose=0)
+    assert [r["index"] for r in index_lines(out)] == [0, 1]  # nothing new was written
+    resumed = explain_dataset(demo_model, iter(images), "gradcam", out=out, batch_size=1, verbose=0)
+    assert len(resumed) == len(images)
+
+
+def test_resume_with_other_weights_or_architecture_says_which(keras, images, tmp_path):
+    model = tiny_cnn(keras, 0)
+    out = tmp_path / "out"
+    explain_dataset(model, images[:2], "gradcam", out=out, verbose=0)
+    retrained = keras.models.clone_model(model)
+    retrained.set_weights([w * 1.5 for w in model.get_weights()])
+    with pytest.raises(ValueError, match=r"model's weights changed \(same architecture\).*overwrite=True"):
+        explain_dataset(retrained, images[:2], "gradcam", out=out, verbose=0)
+    with pytest.raises(ValueError, match="model's architecture changed"):
+        explain_dataset(tiny_cnn(keras, 0, extra_layer=True), images[:2], "gradcam", out=out, verbose=0)
+    assert [w.shape for w in model.get_weights()] == [w.shape for w in retrained.get_weights()]
+
+
+def test_a_changed_model_file_is_caught_after_loading(keras, images, tmp_path):
+    model_path = tmp_path / "model.keras"
+    tiny_cnn(keras, 0).save(model_path)
+    out = tmp_path / "out"
+    explain_dataset(str(model_path), images[:2], "gradcam", out=out, verbose=0)
+    tiny_cnn(keras, 0).save(model_path)  # saved again: other bytes, the same model
+    explain_dataset(str(model_path), images[:2], "gradcam", out=out, verbose=0)
+    tiny_cnn(keras, 1).save(model_path)
+    with pytest.raises(ValueError, match="weights changed"):
+        explain_dataset(str(model_path), images[:2], "gradcam", out=out, verbose=0)
+
+
+def test_callable_models_are_compared_by_name(images, tmp_path):
+    def red(batch):
+        return np.stack([batch[..., 0].mean(axis=(1, 2)), batch[..., 1].mean(axis=(1, 2))], axis=1)
+
+    def green(batch):
+        return red(batch)[:, ::-1]
+
+    out = tmp_path / "out"
+    explain_dataset(red, images[:1], "occlusion", out=out, verbose=0)
+    assert DatasetResult.open(out).settings["model_fingerprint"] == {
+        "kind": "callable", "name": f"{__name__}.test_callable_models_are_compared_by_name.<locals>.red"}
+    with pytest.raises(ValueError, match="model callable is another one.*green"):
+        explain_dataset(green, images[:1], "occlusion", out=out, verbose=0)
+
+
+def test_overwrite_starts_over_with_the_new_model_and_removes_only_the_runs_files(keras, images, tmp_path):
+    old_model, new_model = tiny_cnn(keras, 0), tiny_cnn(keras, 1)
+    out = tmp_path / "out"
+    old = explain_dataset(old_model, images[:3], "gradcam", out=out, top_labels=2, random_state=None, verbose=0)
+    old_files = {r["file"] for r in old.done}
+    old_seed = old.settings["random_state"]
+    (out / "notes.txt").write_text("mine")
+    (out / "explanations" / "README").write_text("mine too")
+    result = explain_dataset(new_model, images[:2], "gradcam", out=out, top_labels=2, random_state=None,
+                             overwrite=True, verbose=0)
+    fresh = explain_dataset(new_model, images[:2], "gradcam", out=tmp_path / "fresh", top_labels=2,
+                            random_state=result.settings["random_state"], verbose=0)
+    assert [(r["index"], r["target"]) for r in result.index] == [(r["index"], r["target"]) for r in fresh.index]
+    assert list(result.explanations()) == list(fresh.explanations())
+    assert [r["index"] for r in index_lines(out)] == [0, 0, 1, 1]
+    # image 2's files and the old targets' files are gone; files the runner did not write stay
+    left = {f"explanations/{name}" for name in os.listdir(out / "explanations")}
+    assert left == {r["file"] for r in result.done} | {"explanations/README"}
+    assert old_files - left
+    assert (out / "notes.txt").read_text() == "mine"
+    assert result.settings["model_fingerprint"] != old.settings["model_fingerprint"]
+    assert DatasetResult.open(out).settings["random_state"] != old_seed  # a new run draws a new seed
+    with pytest.raises(TypeError, match="overwrite"):
+        explain_dataset(new_model, images[:2], "gradcam", out=out, overwrite="yes", verbose=0)
+
+
+def test_a_run_json_from_before_the_checks_resumes_with_a_warning(demo_model, images, tmp_path):
+    out = tmp_path / "out"
+    explain_dataset(demo_model, images[:4], "gradcam", out=out, batch_size=2, verbose=0)
+    settings = json.loads((out / "run.json").read_text())
+    recorded = {key: settings.pop(key) for key in ("source_identity", "model_fingerprint")}
+    (out / "run.json").write_text(json.dumps(settings))
+    with pytest.warns(UserWarning, match="predates the image and model checks.*resumes it"):
+        resumed = explain_dataset(demo_model, images[:4], "gradcam", out=out, batch_size=2, verbose=0)
+    assert len(resumed) == 4
+    now = json.loads((out / "run.json").read_text())
+    assert {key: now[key] for key in recorded} == recorded  # recorded now, and checked from here on
+    with pytest.raises(ValueError, match="in-memory images differ"):
+        explain_dataset(demo_model, images[1:5], "gradcam", out=out, batch_size=2, verbose=0)
+
+
+# ---------------------------------------------------------------------------------------- corrupt outputs
+def test_a_corrupt_explanation_file_in_a_run_is_named_by_pairs_and_the_metrics(demo_model, images, tmp_path):
+    from superexplain.metrics import deletion
+
+    result = explain_dataset(demo_model, images[:3], "gradcam", out=tmp_path / "run", verbose=0)
+    damaged = tmp_path / "run" / result.index[1]["file"]
+    data = damaged.read_bytes()
+    damaged.write_bytes(data[:len(data) // 2])
+    reopened = DatasetResult.open(tmp_path / "run")
+    for read in (lambda: list(reopened.explanations()), lambda: list(reopened.pairs()),
+                 lambda: deletion(demo_model, str(tmp_path / "run"), step=512, random_state=0, verbose=0)):
+        with pytest.raises(ValueError, match=rf"{damaged.name}.*cut short.*image 1 \(id '1'\).*explain_dataset "
+                                             "again"):
+            read()
+    # the documented remedy: delete it and resume, which explains that image again
+    os.remove(damaged)
+    explain_dataset(demo_model, images[:3], "gradcam", out=tmp_path / "run", verbose=0)
+    assert len(list(DatasetResult.open(tmp_path / "run").pairs())) == 3
+
+
+def test_a_corrupt_file_in_a_folder_of_explanations_stops_the_metrics(demo_model, images, tmp_path):
+    from superexplain.metrics import deletion
+
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for i, explanation in enumerate(superexplain.explain(demo_model, images[:2], method="gradcam", verbose=0)):
+        explanation.save(folder / f"e{i}.npz")
+    np.savez(folder / "cache.npz", counts=np.arange(3))  # another tool's archive: passed over
+    first = deletion(demo_model, str(folder), step=512, random_state=0, verbose=0)
+    (folder / "e2.npz").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"e2.npz.*empty \(0 bytes\)"):
+        deletion(demo_model, str(folder), step=512, random_state=0, verbose=0)
+    os.remove(folder / "e2.npz")
+    assert deletion(demo_model, str(folder), step=512, random_state=0, verbose=0).auc == first.auc
 
 
 # ---------------------------------------------------------------------------------------- files
@@ -309,6 +533,20 @@ def test_ray_backend_writes_the_local_backend_explanations(demo_model, images, l
     reference = local_runs[method]
     assert [r["index"] for r in result.index] == [r["index"] for r in reference.index]
     assert [(r["target"], r["score"]) for r in result.index] == [(r["target"], r["score"]) for r in reference.index]
+    assert explanations_by_file(result) == explanations_by_file(reference)
+
+
+def test_ray_backend_refuses_a_changed_model_file_and_overwrites_on_request(keras, images, tmp_path, ray_started):
+    model_path = tmp_path / "model.keras"
+    tiny_cnn(keras, 0).save(model_path)
+    out = tmp_path / "out"
+    explain_dataset(str(model_path), images[:3], "gradcam", out=out, verbose=0)  # both backends write the same
+    tiny_cnn(keras, 1).save(model_path)
+    with pytest.raises(ValueError, match=r"model's weights changed.*overwrite=True"):
+        explain_dataset(str(model_path), images[:3], "gradcam", out=out, backend="ray", num_workers=1, verbose=0)
+    result = explain_dataset(str(model_path), images[:3], "gradcam", out=out, backend="ray", num_workers=1,
+                             overwrite=True, verbose=0)
+    reference = explain_dataset(str(model_path), images[:3], "gradcam", out=tmp_path / "local", verbose=0)
     assert explanations_by_file(result) == explanations_by_file(reference)
 
 

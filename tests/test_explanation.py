@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from superexplain import Explanation
+from superexplain.explanation import ExplanationFileError
 
 
 def _perturbation_explanation(rng):
@@ -94,8 +95,80 @@ def test_weights_must_cover_every_segment_label():
 def test_load_rejects_a_foreign_npz(tmp_path):
     path = tmp_path / "other.npz"
     np.savez(path, a=np.zeros(3))
-    with pytest.raises(ValueError, match="not a superexplain Explanation"):
+    with pytest.raises(ValueError, match="other.npz.*other arrays \\(a\\).*no metadata") as caught:
         Explanation.load(path)
+    assert isinstance(caught.value, ExplanationFileError) and caught.value.foreign
+
+
+def _saved_bytes(tmp_path, rng) -> bytes:
+    path = _perturbation_explanation(rng).save(tmp_path / "good.npz")
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def _flip_byte_inside_a_member(data: bytes) -> bytes:
+    """The archive with one byte of the heatmap's compressed data changed; its table of contents intact."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        info = archive.getinfo("heatmap.npy")
+    # a local file header is 30 bytes plus the name and extra field; the data follow
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    damaged = bytearray(data)
+    damaged[start + info.compress_size // 2] ^= 0xFF
+    return bytes(damaged)
+
+
+@pytest.mark.parametrize("kind, problem", [
+    ("empty", r"empty \(0 bytes\)"),
+    ("cut in half", "not an .npz \\(zip\\) archive, or one cut short"),
+    ("text renamed .npz", "not an .npz archive"),
+    ("npy renamed .npz", "single .npy array"),
+    ("damaged member", "damaged: reading 'heatmap' failed"),
+    ("metadata not json", "metadata is not valid JSON"),
+    ("metadata without fields", "metadata lacks"),
+    ("arrays that make no explanation", "contents do not make a valid Explanation.*heatmap must have shape"),
+])
+def test_load_of_a_corrupt_file_is_a_value_error_naming_the_file_and_the_problem(tmp_path, rng, kind, problem):
+    good = _saved_bytes(tmp_path, rng)
+    path = tmp_path / "bad.npz"
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "cut in half":
+        path.write_bytes(good[:len(good) // 2])
+    elif kind == "text renamed .npz":
+        path.write_text("this is a text file, not an explanation\n")
+    elif kind == "npy renamed .npz":
+        with open(path, "wb") as handle:
+            np.save(handle, np.zeros((4, 4)))
+    elif kind == "damaged member":
+        path.write_bytes(_flip_byte_inside_a_member(good))
+    elif kind == "metadata not json":
+        np.savez(path, __meta__=np.array("{not json"), heatmap=np.zeros((2, 2)))
+    elif kind == "metadata without fields":
+        np.savez(path, __meta__=np.array('{"format_version": 1}'))
+    else:
+        meta = '{"format_version": 1, "fields": {"method": "lime", "target": 0}, "params": {}}'
+        np.savez(path, __meta__=np.array(meta), image=np.zeros((4, 4, 3)), heatmap=np.zeros((3, 3)))
+    with pytest.raises(ValueError, match=problem) as caught:
+        Explanation.load(path)
+    message = str(caught.value)
+    assert str(path) in message and message.startswith(f"cannot read {str(path)!r} as a superexplain Explanation")
+    assert isinstance(caught.value, ExplanationFileError) and not caught.value.foreign
+    assert caught.value.path == str(path)
+
+
+def test_load_of_a_file_from_a_newer_version_says_so(tmp_path, rng):
+    path = tmp_path / "future.npz"
+    np.savez(path, __meta__=np.array('{"format_version": 99, "fields": {}, "params": {}}'))
+    with pytest.raises(ValueError, match="future.npz.*newer superexplain \\(format 99\\)"):
+        Explanation.load(path)
+
+
+def test_load_of_a_missing_file_is_a_file_not_found_error(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        Explanation.load(tmp_path / "nowhere.npz")
 
 
 def test_top_segments_orders_by_weight_and_keeps_positive_only(rng):

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import warnings
 from typing import Any, Iterable
 
 __all__ = [
@@ -10,7 +12,9 @@ __all__ = [
     "SETTINGS_FILE",
     "EXPLANATIONS_DIR",
     "COMPARED_SETTINGS",
+    "IDENTITY_SETTINGS",
     "RunIndex",
+    "remove_run",
     "read_index",
     "read_settings",
     "atomic_write_text",
@@ -24,7 +28,15 @@ LOCK_FILE = ".lock"
 #: The settings a resumed run must share with the run that made the directory.
 COMPARED_SETTINGS = ("method", "options", "targets", "top_labels", "random_state", "batch_size",
                      "image_size", "preprocess")
+#: What a resumed run must share with the run that made the directory besides its settings: the
+#: images (Source.identity) and the model (worker.model_fingerprint).
+IDENTITY_SETTINGS = ("source_identity", "model_fingerprint")
 _TEMP_MARK = ".tmp-"
+#: The names the runner gives explanation files (and the command line their PNGs), temporaries included:
+#: ``overwrite`` removes these and nothing else from ``explanations/``.
+_RUN_FILE = re.compile(r"^\d{6,}(_[A-Za-z0-9._-]+)?_t\d+(\.tmp-\d+)?\.(npz|png)$")
+#: Names listed in a message about changed files before "and N more".
+_LISTED = 5
 
 
 def temporary_name(path: str) -> str:
@@ -123,18 +135,100 @@ def read_index(out: str, check_files: bool = False) -> list[dict]:
     return [record for index in sorted(groups) for record in groups[index]]
 
 
+def _listed(names: list[str]) -> str:
+    shown = ", ".join(names[:_LISTED])
+    return shown + (f" and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
+
+
+_SOURCE_KINDS = {"files": "image files", "array": "an in-memory array", "stream": "an iterable or tf.data.Dataset"}
+
+
+def source_change(previous: dict, current: dict) -> str | None:
+    """What differs between two source identities, in words (None when they are the same)."""
+    if previous == current:
+        return None
+    before, now = previous.get("kind"), current.get("kind")
+    if before != now:
+        return (f"the run explained {_SOURCE_KINDS.get(before, before)}, this call gives "
+                f"{_SOURCE_KINDS.get(now, now)}")
+    if now == "files":
+        old = {path: (size, mtime) for path, size, mtime in previous.get("files", [])}
+        new = {path: (size, mtime) for path, size, mtime in current.get("files", [])}
+        added = [path for path in new if path not in old]
+        removed = [path for path in old if path not in new]
+        changed = [path for path in new if path in old and new[path] != old[path]]
+        parts = []
+        if added:
+            parts.append(f"{len(added)} added ({_listed(added)})")
+        if removed:
+            parts.append(f"{len(removed)} removed ({_listed(removed)})")
+        if changed:
+            parts.append(f"{len(changed)} changed, by size or modification time ({_listed(changed)})")
+        return "the image files differ from the run's: " + ("; ".join(parts) or "the same files in another order")
+    if now == "array":
+        import numpy as np
+
+        def shape_of(identity: dict) -> str:
+            return f"{tuple(identity.get('shape') or ())} {np.dtype(identity.get('dtype')).name}"
+
+        shapes = ""
+        if (previous.get("shape"), previous.get("dtype")) != (current.get("shape"), current.get("dtype")):
+            shapes = f" (shape {shape_of(previous)} then, {shape_of(current)} now)"
+        return f"the in-memory images differ from the run's{shapes}: their content hashes differ"
+    return "the images differ from the run's"
+
+
+def model_change(previous: dict, current: dict) -> str | None:
+    """What differs between two model fingerprints, in words (None when they are the same)."""
+    if previous == current:
+        return None
+    before, now = previous.get("kind"), current.get("kind")
+    if before != now:
+        kinds = {"keras": "a Keras model", "callable": "a plain callable"}
+        return f"the run's model was {kinds.get(before, before)}, this call's is {kinds.get(now, now)}"
+    if now == "callable":
+        return f"the model callable is another one ({previous.get('name')!r} then, {current.get('name')!r} now)"
+    if previous.get("architecture") != current.get("architecture"):
+        return "the model's architecture changed (its layers, their settings, wiring or weight shapes)"
+    return "the model's weights changed (same architecture)"
+
+
+def remove_run(out: str) -> None:
+    """Delete what the runner wrote in ``out``: run.json, index.jsonl and its explanation files (nothing else).
+
+    Files of other origin in ``explanations/`` stay, and so does the folder then.
+    """
+    for name in os.listdir(out):
+        # temporaries of run.json and index.jsonl, and of the model file a Ray run ships, left by a crash
+        temporary = _TEMP_MARK in name and name.split(_TEMP_MARK)[0] in ("run", "index", "model")
+        if name in (SETTINGS_FILE, INDEX_FILE) or temporary:
+            os.remove(os.path.join(out, name))
+    folder = os.path.join(out, EXPLANATIONS_DIR)
+    if os.path.isdir(folder):
+        for name in os.listdir(folder):
+            path = os.path.join(folder, name)
+            if _RUN_FILE.match(name) and os.path.isfile(path):
+                os.remove(path)
+        if not os.listdir(folder):
+            os.rmdir(folder)
+
+
 class RunIndex:
     """The writer's view of a run directory: settings checked, index compacted, a lock held.
 
-    On opening, lines of images left incomplete by a crash and images that failed before are
-    dropped (failed images are tried again), leftover temporary files are removed, and the index is
-    rewritten atomically. Then :meth:`append` adds one image's lines in one write.
+    On opening, with ``overwrite`` the previous run's files are removed (under the lock, so never
+    beneath another writer); else its settings, images and model are checked against this call's.
+    Lines of images left incomplete by a crash and images that failed before are dropped (failed
+    images are tried again), leftover temporary files are removed, and the index is rewritten
+    atomically. Then :meth:`append` adds one image's lines in one write.
     """
 
-    def __init__(self, out: str, settings: dict) -> None:
+    def __init__(self, out: str, settings: dict, overwrite: bool = False) -> None:
         self.out = out
         self._lock_handle = self._lock()
         try:
+            if overwrite:
+                remove_run(out)
             self._check_settings(settings)
             os.makedirs(os.path.join(out, EXPLANATIONS_DIR), exist_ok=True)
             self._remove_temporaries()
@@ -172,12 +266,33 @@ class RunIndex:
         if previous is None:
             atomic_write_text(os.path.join(self.out, SETTINGS_FILE), json.dumps(settings, indent=2) + "\n")
             return
+        start_over = ("start over with overwrite=True (--overwrite on the command line), which deletes that "
+                      "run's run.json, index.jsonl and explanation files, or give another out directory")
         different = [key for key in COMPARED_SETTINGS if previous.get(key) != settings.get(key)]
         if different:
             listed = "; ".join(f"{key}: directory has {previous.get(key)!r}, this call has {settings.get(key)!r}"
                                for key in different)
             raise ValueError(f"out={self.out!r} holds a run made with other settings ({listed}). Resume with the "
-                             "same settings, or give another out directory")
+                             f"same settings, or {start_over}")
+        changes = {what: describe(previous[key], settings[key])
+                   for key, what, describe in zip(IDENTITY_SETTINGS, ("other images", "another model"),
+                                                  (source_change, model_change))
+                   if key in previous and key in settings}
+        changes = {what: change for what, change in changes.items() if change}
+        if changes:
+            raise ValueError(f"out={self.out!r} holds a run made with {' and '.join(changes)}: "
+                             f"{'; '.join(changes.values())}. Resuming would mix the two runs' explanations; "
+                             f"{start_over}")
+        unknown = [key for key in IDENTITY_SETTINGS if key not in previous and key in settings]
+        if unknown:
+            # a run.json from before these checks: nothing to compare, so resume, and record this call's
+            # images and model so that later resumes are checked
+            warnings.warn(f"out={self.out!r} holds a run whose run.json predates the image and model checks (no "
+                          f"{' or '.join(unknown)}): superexplain cannot tell whether this call's images and model "
+                          "are the run's, and resumes it; they are recorded now and checked from the next resume "
+                          f"on. If they differ, {start_over}", UserWarning, stacklevel=4)
+            updated = {**previous, **{key: settings[key] for key in unknown}}
+            atomic_write_text(os.path.join(self.out, SETTINGS_FILE), json.dumps(updated, indent=2) + "\n")
 
     def _remove_temporaries(self) -> None:
         folder = os.path.join(self.out, EXPLANATIONS_DIR)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -12,9 +13,15 @@ import numpy as np
 
 from .._validation import describe
 
-__all__ = ["Entry", "Loader", "Source", "open_source", "safe_stem", "unit_of"]
+__all__ = ["Entry", "Loader", "Source", "open_source", "safe_stem", "unit_of", "image_digest", "array_identity",
+           "files_identity", "STREAM_KINDS"]
 
 _GLOB_CHARS = set("*?[")
+#: Sources read once, as they stream: their images cannot be hashed ahead of the run.
+STREAM_KINDS = ("iterable", "tf.data")
+#: Bytes of an in-memory array hashed at a time: a memmap is read piecewise and a strided array is
+#: copied only a chunk at a time, never whole.
+_HASH_CHUNK_BYTES = 16 * 2**20
 
 
 @dataclass
@@ -71,17 +78,72 @@ def unit_of(index: int, unit_size: int) -> int:
 
 
 class Source:
-    """Numbered entries in a fixed order; ``length`` is None when the source cannot tell."""
+    """Numbered entries in a fixed order; ``length`` is None when the source cannot tell.
+
+    ``identity()`` is what a resumed run compares to tell whether it explains the same images: the
+    files with their sizes and modification times, an array's content hash, or, for a stream that
+    can be read only once, just its kind (its images are then checked one by one as they come).
+    """
 
     def __init__(self, kind: str, entries: Callable[[], Iterator[Entry]], length: int | None,
-                 description: str) -> None:
+                 description: str, identity: Callable[[], dict] | None = None) -> None:
         self.kind = kind
         self._entries = entries
         self.length = length
         self.description = description
+        self._identity = identity
 
     def entries(self) -> Iterator[Entry]:
         return self._entries()
+
+    def identity(self) -> dict:
+        if self._identity is None:
+            return {"kind": "stream"}
+        return self._identity()
+
+
+def _new_digest(array: np.ndarray):
+    digest = hashlib.blake2b(digest_size=20)
+    # shape and dtype (with byte order) are part of the identity: the same bytes read another way differ
+    digest.update(repr((tuple(int(n) for n in array.shape), array.dtype.str)).encode())
+    return digest
+
+
+def image_digest(image: np.ndarray) -> str:
+    """A content hash of one image (shape, dtype and bytes), for checking a stream's images on resume."""
+    image = np.asarray(image)
+    digest = _new_digest(image)
+    digest.update(np.ascontiguousarray(image).reshape(-1).view(np.uint8))
+    return digest.hexdigest()
+
+
+def array_identity(batch: np.ndarray) -> dict:
+    """An array's identity: shape, dtype and a blake2b hash of its bytes, read in chunks of rows."""
+    digest = _new_digest(batch)
+    if batch.shape[0]:
+        rows = max(1, _HASH_CHUNK_BYTES // max(1, batch[:1].nbytes))
+        for start in range(0, batch.shape[0], rows):
+            # a view for a contiguous array; a chunk-sized copy for a strided one
+            digest.update(np.ascontiguousarray(batch[start:start + rows]).reshape(-1).view(np.uint8))
+    return {"kind": "array", "shape": [int(n) for n in batch.shape], "dtype": batch.dtype.str,
+            "blake2b": digest.hexdigest()}
+
+
+def files_identity(keys: list[str], paths: list[str]) -> dict:
+    """Image files' identity: relative path, size and modification time (ns) of each, in the source's order.
+
+    Sizes and times are read, not contents, so a run over a million files starts in seconds; a
+    file rewritten with the same size within the file system's time resolution is not seen.
+    """
+    files = []
+    for key, path in zip(keys, paths):
+        try:
+            status = os.stat(path)
+        except OSError:  # vanished since it was listed: recorded as missing, so a resume reports it changed
+            files.append([key, None, None])
+            continue
+        files.append([key, int(status.st_size), int(status.st_mtime_ns)])
+    return {"kind": "files", "files": files}
 
 
 def safe_stem(path: str) -> str:
@@ -94,12 +156,14 @@ def _file_source(paths: list[str], description: str) -> Source:
     root = os.path.commonpath([os.path.abspath(p) for p in paths]) if len(paths) > 1 else os.path.dirname(
         os.path.abspath(paths[0]))
 
+    keys = [os.path.relpath(os.path.abspath(path), root) if root else path for path in paths]
+
     def entries() -> Iterator[Entry]:
-        for index, path in enumerate(paths):
-            key = os.path.relpath(os.path.abspath(path), root) if root else path
+        for index, (key, path) in enumerate(zip(keys, paths)):
             yield Entry(index, key, os.path.abspath(path))
 
-    return Source("files", entries, len(paths), description)
+    return Source("files", entries, len(paths), description,
+                  identity=lambda: files_identity(keys, [os.path.abspath(p) for p in paths]))
 
 
 def _files_from_string(spec: str) -> list[str]:
@@ -184,7 +248,8 @@ def open_source(images: Any) -> Source:
             for index in range(batch.shape[0]):  # slicing one at a time keeps memmaps lazy
                 yield Entry(index, str(index), batch[index])
 
-        return Source("array", entries, int(batch.shape[0]), f"array of shape {array.shape}")
+        return Source("array", entries, int(batch.shape[0]), f"array of shape {array.shape}",
+                      identity=lambda: array_identity(batch))
     if hasattr(images, "element_spec") and hasattr(images, "as_numpy_iterator"):
         # len() of a batched dataset counts batches, not images: the image count stays unknown
         return _iterable_source(images, "tf.data", None, "tf.data.Dataset")

@@ -1,19 +1,22 @@
 """The work of one unit (a few consecutive images), shared by the local and the Ray backend: load, validate, explain."""
 from __future__ import annotations
 
+import hashlib
 import inspect
+import json
 import os
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
 from .._validation import describe
 from .sources import Entry, Loader
 
-__all__ = ["DETERMINISTIC_METHODS", "PER_IMAGE_SEED_METHODS", "Plan", "UnitExplainer", "image_seed", "is_factory", "build_predictor"]
+__all__ = ["DETERMINISTIC_METHODS", "PER_IMAGE_SEED_METHODS", "Plan", "UnitExplainer", "image_seed", "is_factory",
+           "build_predictor", "model_fingerprint"]
 
 #: Methods that draw no random numbers: several images may share one call without changing any
 #: image's result, so they are explained in batches. The others get one call (and seed) per image.
@@ -68,6 +71,86 @@ def build_predictor(model_spec: tuple, class_names: Any = None):
     else:  # pragma: no cover - specs are built by explain_dataset
         raise ValueError(f"unknown model spec {kind!r}")
     return as_predictor(model, class_names=class_names)
+
+
+#: Config keys that do not change what a model computes, or that change with the process or the way the
+#: model was made rather than with the model: layer names are replaced by their position instead.
+_UNSTABLE_CONFIG_KEYS = frozenset({"trainable", "compile_config", "build_config", "filepath"})
+
+
+def _leaf_layers(model: Any) -> Iterator[Any]:
+    """Every layer, nested models' layers included, depth first in the model's own order."""
+    for layer in getattr(model, "layers", None) or []:
+        yield layer
+        if getattr(layer, "layers", None):
+            yield from _leaf_layers(layer)
+
+
+def _canonical(value: Any, positions: dict[str, str]) -> Any:
+    """A config with layer names replaced by their positions and unstable keys dropped.
+
+    Keras numbers its automatic names per process (``conv2d_3`` in one, ``conv2d`` in another),
+    so the same architecture built twice must not differ by them.
+    """
+    if isinstance(value, dict):
+        return {key: _canonical(item, positions) for key, item in value.items() if key not in _UNSTABLE_CONFIG_KEYS}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(item, positions) for item in value]
+    if isinstance(value, str):
+        return positions.get(value, value)
+    return value
+
+
+def _architecture_digest(model: Any) -> str:
+    layers = list(_leaf_layers(model))
+    positions: dict[str, str] = {}
+    for position, name in enumerate([model.name] + [layer.name for layer in layers]):
+        positions.setdefault(name, f"#layer{position}")
+    try:
+        config = json.loads(model.to_json())
+    except Exception:  # noqa: BLE001 - a subclassed model without get_config: its layers below stand for it
+        config = None
+    # the layer walk covers subclassed models too, whose config tells little
+    walk = [[type(layer).__name__, [[list(map(int, w.shape)), str(w.dtype)] for w in layer.weights]]
+            for layer in layers]
+    weights = [[list(map(int, w.shape)), str(w.dtype)] for w in model.weights]
+    text = json.dumps([_canonical(config, positions), walk, weights, type(model).__name__], sort_keys=True,
+                      default=lambda value: type(value).__name__)  # never a repr: it may hold an address
+    return hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
+
+
+def _weights_digest(model: Any) -> str:
+    digest = hashlib.blake2b(digest_size=20)
+    for variable in model.weights:  # one variable at a time: never a second copy of the whole model
+        values = np.ascontiguousarray(np.asarray(variable))
+        digest.update(repr((values.shape, values.dtype.str)).encode())
+        digest.update(values.reshape(-1).view(np.uint8))
+    return digest.hexdigest()
+
+
+def callable_name(function: Any) -> str:
+    """A callable's qualified name, ``module.qualname`` (``functools.partial`` and the like: their type)."""
+    name = getattr(function, "__qualname__", None) or type(function).__qualname__
+    return f"{getattr(function, '__module__', None) or type(function).__module__}.{name}"
+
+
+def model_fingerprint(model: Any) -> dict:
+    """What a resumed run compares to tell whether its model is the run's: architecture and weights hashes.
+
+    ``model`` is a Keras model, a Predictor or a callable ``images -> scores``. A Keras model gives
+    ``{"kind": "keras", "architecture": ..., "weights": ...}``: the architecture hash covers the
+    layers' types, settings, wiring and weight shapes (names do not count: Keras numbers them per
+    process), the weights hash every value of ``model.weights`` in order. A plain callable has no
+    weights to read: ``{"kind": "callable", "name": "module.qualname"}``, compared by name only.
+    """
+    from ..models import Predictor
+    from ..models._keras import is_keras_model
+
+    if isinstance(model, Predictor):
+        model = model.keras_model if model.keras_model is not None else model.function
+    if is_keras_model(model):
+        return {"kind": "keras", "architecture": _architecture_digest(model), "weights": _weights_digest(model)}
+    return {"kind": "callable", "name": callable_name(model)}
 
 
 @dataclass

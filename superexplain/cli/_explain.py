@@ -80,6 +80,10 @@ def add_parser(subparsers, common, model_input, formatter_class) -> None:
     parser.add_argument("--backend", default="local", choices=("local", "ray"),
                         help="local: this process; ray: superexplain.explain_dataset on Ray Data workers (needs "
                              "pip install 'superexplain[ray]'; writes a resumable run folder with index.jsonl)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="--backend ray: delete the run already in --out (its run.json, index.jsonl and "
+                             "explanation files) and start afresh, instead of resuming it; a resume with other "
+                             "images, another model or other settings is refused without it")
     perturbation = parser.add_argument_group("perturbation methods (" + ", ".join(PERTURBATION_METHODS) + ")")
     perturbation.add_argument("--num-samples", type=int, metavar="N",
                               help="perturbed samples (lime, kernelshap; default 1000) or masks (rise)")
@@ -213,6 +217,9 @@ def run(args: argparse.Namespace, summary) -> None:
     options = method_options(args.method, layer=args.layer, num_samples=args.num_samples, **segment_flags)
     target = parse_targets(args.target)
     class_names = check_inputs(args.images, args.labels, target)
+    if args.overwrite and args.backend != "ray":
+        raise ValueError("--overwrite is for --backend ray, whose --out is a resumable run folder; --backend local "
+                         "writes its files afresh on every run")
     if args.backend == "ray":
         if args.batch_size is not None:
             raise ValueError("--batch-size is for --backend local; with --backend ray the dataset runner sets "
@@ -271,7 +278,9 @@ def run_on_ray(args: argparse.Namespace, summary, formats: list, target: list | 
     """``--backend ray``: the images go through :func:`superexplain.explain_dataset` on Ray Data workers.
 
     The run folder (--out) holds one Explanation file per image and target and an ``index.jsonl``;
-    running the same command again resumes it. PNGs, when asked for, are drawn afterwards here.
+    running the same command again resumes it (refused, with what changed, when the images, the
+    model or the settings differ; ``--overwrite`` starts afresh). PNGs, when asked for, are drawn
+    afterwards here.
     """
     import importlib.util
 
@@ -299,7 +308,7 @@ def run_on_ray(args: argparse.Namespace, summary, formats: list, target: list | 
         result = superexplain.explain_dataset(
             args.model, paths, method=args.method, out=args.out, backend="ray", targets=target,
             top_labels=args.top_labels, random_state=args.seed, image_size=parse_size(args.size) if args.size else None,
-            preprocess=args.preprocess, verbose=verbose, **options)
+            preprocess=args.preprocess, overwrite=args.overwrite, verbose=verbose, **options)
     records = []
     with summary.timed("write"):
         for record in result.done:
