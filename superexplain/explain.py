@@ -3,13 +3,15 @@
 A method is a function ``run(predictor, images, *, targets, top_labels, random_state, verbose,
 **options) -> list[Explanation]`` that receives a validated float32 batch (N, H, W, C) and returns
 the explanations image-major, target-minor. Adding a method is one module and one line below.
+``targets`` arrives as a :class:`~superexplain._validation.Named` (the user's ``target`` and its
+name, for error messages) or None: hand it to ``predictor.resolve_targets`` as it is.
 """
 from __future__ import annotations
 
 import importlib
 from typing import Any, Callable
 
-from ._validation import check_choice
+from ._validation import Named, check_choice
 from .explanation import Explanation
 from .models import as_predictor
 
@@ -57,7 +59,8 @@ def method_function(method: str) -> Callable[..., list[Explanation]]:
 
 def explain(model: Any, image: Any, method: str = "gradcam", target: Any = None, *,
             top_labels: int | None = None, class_names: Any = None, random_state: Any = None,
-            verbose: int | bool = 1, **options: Any) -> Explanation | list[Explanation]:
+            verbose: int | bool = 1, output: Any = None, batch: bool | None = None,
+            **options: Any) -> Explanation | list[Explanation]:
     """Explain what ``model`` looked at in ``image``.
 
     Parameters
@@ -66,7 +69,9 @@ def explain(model: Any, image: Any, method: str = "gradcam", target: Any = None,
         A Keras 3 model, a ``.keras``/``.h5`` file or SavedModel directory, or (for perturbation
         methods) any callable ``images (N, H, W, C) -> scores (N, classes)``.
     image : array_like
-        One image (H, W) / (H, W, C) or a batch (N, H, W, C), in the model's input space.
+        One image (H, W) / (H, W, C), a batch (N, H, W, C) or (N, H, W) of grayscale images, or a
+        list of images, in the model's input space (for a model taking ``uint8``: whole numbers
+        in 0..255). See ``batch`` for how a rank-3 array is read.
     method : str
         One of :data:`METHODS`: ``"gradcam"``, ``"gradcam++"``, ``"layercam"``, ``"scorecam"``,
         ``"saliency"``, ``"gradient_input"``, ``"integrated_gradients"``, ``"smoothgrad"``,
@@ -84,6 +89,19 @@ def explain(model: Any, image: Any, method: str = "gradcam", target: Any = None,
         methods (lime, kernelshap, rise, occlusion) also take one int seed per image.
     verbose : int or bool
         Show a progress bar for long work.
+    output : int or str, optional
+        For a model with several outputs (a list or a dict): the index or name of the one holding
+        the class scores; required there. A single sigmoid output is explained as two classes,
+        0 = ``"positive"`` and 1 = ``"negative"`` (see :func:`superexplain.models.as_predictor`).
+    batch : bool, optional
+        Whether ``image`` is a batch. None (default) decides from its rank and the model's input
+        spec: rank 2 is one grayscale image, rank 4 a batch, a list of arrays a batch; rank 3 is
+        one (H, W, C) image when its last axis is a channel count the model takes (its own; 1, 3
+        or 4 for a plain callable), else a batch of (N, H, W) grayscale images for a model taking
+        one channel. Refused rather than guessed: a colour-looking (H, W, 3) array for a
+        one-channel model (``batch=True`` reads it as grayscale images), and a
+        channels-first-looking (3, H, W) array (``np.moveaxis(image, 0, -1)`` makes it one image;
+        for a plain callable, where it also reads as three grayscale images, ``batch=True`` says so).
     **options
         Passed to the method (see each method's documentation).
 
@@ -102,9 +120,14 @@ def explain(model: Any, image: Any, method: str = "gradcam", target: Any = None,
     (64, 64)
     """
     run = method_function(method)
-    predictor = as_predictor(model, class_names=class_names)
-    images, single = predictor.check_images(image, "image")
-    explanations = run(predictor, images, targets=target, top_labels=top_labels,
+    predictor = as_predictor(model, class_names=class_names, output=output)
+    images, single = predictor.check_images(image, "image", batch=batch)
+    if target is not None and top_labels is not None:
+        raise ValueError(f"give either target or top_labels, not both; got target={target!r} and "
+                         f"top_labels={top_labels!r}")
+    # the method resolves the targets; Named makes its errors say target=, the name the user gave
+    targets = None if target is None else Named(target, "target")
+    explanations = run(predictor, images, targets=targets, top_labels=top_labels,
                        random_state=random_state, verbose=verbose, **options)
     if single and len(explanations) == 1:
         return explanations[0]

@@ -127,6 +127,10 @@ def test_dense_only_model_has_no_automatic_layer_and_lists_layers(keras):
 def test_bad_layer_types_and_indices(nested, keras):
     with pytest.raises(ValueError, match="out of range"):
         resolve_layer(nested, 40)
+    with pytest.raises(ValueError, match=r"layer=0 is the model's input layer.*image itself"):
+        resolve_layer(nested, 0)
+    with pytest.raises(ValueError, match=r"input layer"):
+        resolve_layer(nested, nested.layers[0])
     with pytest.raises(TypeError, match="layer must be None, a layer name"):
         resolve_layer(nested, 2.5)
     foreign = keras.layers.Conv2D(2, 3, name="foreign")

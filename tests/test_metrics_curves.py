@@ -183,3 +183,39 @@ def test_an_explanation_of_another_image_size_is_rejected(metric):
 def test_unknown_substrate_name_is_rejected():
     with pytest.raises(ValueError, match="substrate"):
         insertion(_fraction_kept, np.ones((8, 8, 1)), np.ones((8, 8)), substrate="noise", target=0)
+
+
+class _RecordingModel:
+    """A plain callable that keeps the size of every batch it is called with."""
+
+    def __init__(self):
+        self.sizes = []
+
+    def __call__(self, batch):
+        self.sizes.append(len(batch))
+        return _fraction_kept(batch)
+
+
+@pytest.mark.parametrize("metric", ["deletion", "insertion", "road"])
+def test_batch_size_bounds_every_model_call_of_a_metric(metric):
+    image = np.random.default_rng(4).random((8, 8, 1)).astype(np.float32) + 0.5
+    relevance = np.random.default_rng(5).random((8, 8))
+    model = _RecordingModel()
+    if metric == "road":
+        road(model, image, relevance, target=0, random_state=0, batch_size=8)
+        expected_rows = 1 + 2 * 9  # the image, then MoRF and LeRF at 9 percentiles
+    else:
+        function = deletion if metric == "deletion" else insertion
+        function(model, image, relevance, step=1, target=0, random_state=0, batch_size=8)
+        expected_rows = 1 + 65  # the image, then 0, 1, ..., 64 of its 64 pixels changed
+    assert sum(model.sizes) == expected_rows
+    assert max(model.sizes) == 8  # batches of 8: none larger, and not one image at a time
+
+
+def test_metric_checks_the_users_image_against_the_model(keras):
+    inputs = keras.Input((8, 8, 3))
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(inputs)))
+    with pytest.raises(ValueError, match=r"^image must have 3 channels for this model; got shape \(8, 8\)$"):
+        deletion(model, np.ones((8, 8)), np.ones((8, 8)), target=0)
+    with pytest.raises(ValueError, match=r"\(3, 8, 8\) looks like one channels-first image.*np\.moveaxis"):
+        deletion(model, np.ones((3, 8, 8)), np.ones((8, 8)), target=0)

@@ -184,3 +184,18 @@ def test_unknown_feature_space_and_wrong_count_are_rejected(linear_case):
         sensitivity_n(_linear(weights), image, exact, features="patches", target=0)
     with pytest.raises(ValueError, match="one per image"):
         sensitivity_n(_linear(weights), np.stack([image, image]), [exact], features="pixels", target=0)
+
+
+def test_batch_size_bounds_every_model_call(linear_case):
+    weights, image, exact = linear_case
+    sizes = []
+
+    def model(batch):
+        sizes.append(len(batch))
+        return _linear(weights)(batch)
+
+    result = sensitivity_n(model, image, exact, ns=[1, 4, 16], num_subsets=30, features="pixels", target=0,
+                           random_state=0, batch_size=8)
+    assert result.correlations.shape == (3,)
+    assert sum(sizes) == 1 + 3 * 30  # the image, then 30 subsets at each of 3 n
+    assert max(sizes) == 8

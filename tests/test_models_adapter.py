@@ -238,3 +238,103 @@ def test_fastest_batch_size_rejects_bad_arguments(softmax_cnn):
         as_predictor(softmax_cnn).fastest_batch_size(np.zeros((8, 8, 3)))
     with pytest.raises(ValueError, match="logits are not available"):
         callable_predictor.fastest_batch_size(np.zeros((4, 4, 3)), output="logits")
+
+
+# ---------------------------------------------------------------- the input contract (issue 19, section 3)
+@pytest.fixture(scope="module")
+def free_size_gray_model():
+    import keras
+
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((None, None, 1))
+    x = keras.layers.Conv2D(2, 3, padding="same", activation="relu")(inputs)
+    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x))
+    return keras.Model(inputs, outputs)
+
+
+def test_colour_image_to_a_free_size_one_channel_model_is_refused_not_a_batch(free_size_gray_model):
+    predictor = as_predictor(free_size_gray_model)
+    colour = np.random.default_rng(0).random((32, 32, 3)).astype(np.float32)
+    with pytest.raises(ValueError, match=r"images of shape \(32, 32, 3\) looks like one image with 3 channels"):
+        predictor.predict(colour)
+    # said to be a batch, it is 32 grayscale images of 32x3 pixels, scored as the model scores them
+    batch, single = predictor.check_images(colour, "images", batch=True)
+    assert not single and batch.shape == (32, 32, 3, 1)
+    np.testing.assert_allclose(predictor.predict(batch), free_size_gray_model(colour[..., None]).numpy(),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_rank3_stack_to_a_one_channel_model_is_a_batch_of_grayscale_images(free_size_gray_model):
+    stack = np.random.default_rng(1).random((5, 12, 10)).astype(np.float32)
+    predictor = as_predictor(free_size_gray_model)
+    batch, single = predictor.check_images(stack)
+    assert not single and batch.shape == (5, 12, 10, 1)
+    np.testing.assert_allclose(predictor.predict(stack), free_size_gray_model(stack[..., None]).numpy(),
+                               rtol=1e-5, atol=1e-6)
+    one, single = predictor.check_images(stack[0][..., None])
+    assert single and one.shape == (1, 12, 10, 1)
+
+
+def test_channels_first_image_to_a_keras_model_suggests_moveaxis(softmax_cnn):
+    with pytest.raises(ValueError, match=r"\(3, 16, 16\) looks like one channels-first image.*np\.moveaxis"):
+        as_predictor(softmax_cnn).check_images(np.zeros((3, 16, 16)), "image")
+
+
+def test_channels_first_looking_array_to_a_callable_needs_batch():
+    seen = []
+
+    def model(batch):
+        seen.append(batch.shape)
+        return batch.mean(axis=(1, 2))
+
+    predictor = as_predictor(model)
+    stack = np.random.default_rng(2).random((3, 8, 8))
+    with pytest.raises(ValueError, match=r"ambiguous.*np\.moveaxis\(images, 0, -1\).*batch=True"):
+        predictor.predict(stack)
+    assert seen == []  # refused before the model ran
+    batch, single = predictor.check_images(stack, batch=True)
+    np.testing.assert_allclose(predictor.predict(batch), stack.mean(axis=(1, 2))[:, None], rtol=1e-6)
+    assert seen == [(3, 8, 8, 1)] and not single
+
+
+def test_float_images_for_a_uint8_model_must_be_whole_numbers(keras):
+    keras.utils.set_random_seed(4)
+    inputs = keras.Input((4, 4, 3), dtype="uint8")
+    x = keras.layers.Rescaling(1 / 255.0)(inputs)
+    outputs = keras.layers.Dense(2)(keras.layers.Flatten()(x))
+    model = keras.Model(inputs, outputs)
+    predictor = as_predictor(model)
+    with pytest.raises(ValueError, match=r"^image holds fractional values \(e.g. 0.9\).*uint8"):
+        predictor.check_images(np.full((4, 4, 3), 0.9), "image")
+    with pytest.raises(ValueError, match=r"values in \[0, 300\]"):
+        predictor.predict(np.full((4, 4, 3), 300.0) * (np.arange(3) > 1))
+    # whole numbers in 0..255 given as floats are cast exactly: the scores of the same uint8 image
+    pixels = np.random.default_rng(5).integers(0, 256, (2, 4, 4, 3))
+    expected = model(pixels.astype(np.uint8)).numpy()
+    np.testing.assert_allclose(predictor.predict(pixels.astype(np.float64)), expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(predictor.predict(pixels.astype(np.uint8)), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_shape_errors_show_the_shape_the_user_gave(softmax_cnn):
+    predictor = as_predictor(softmax_cnn)
+    with pytest.raises(ValueError, match=r"^image must have 3 channels for this model; got shape \(5, 5\)$"):
+        predictor.check_images(np.zeros((5, 5)), "image")
+    with pytest.raises(ValueError, match=r"must be 16x16 pixels \(the model's input size\); got 8x9 "
+                                         r"\(shape \(2, 8, 9, 3\)\)"):
+        predictor.check_images(np.zeros((2, 8, 9, 3)), "images")
+
+
+def test_target_errors_use_the_name_the_user_gave(softmax_cnn):
+    from superexplain._validation import Named
+
+    predictor = as_predictor(softmax_cnn)
+    scores = np.zeros((2, 5))
+    with pytest.raises(ValueError, match=r"^targets=99 is out of range: the model has 5 classes"):
+        predictor.resolve_targets(99, scores)
+    with pytest.raises(ValueError, match=r"^target=99 is out of range: the model has 5 classes"):
+        predictor.resolve_targets(Named(99, "target"), scores)
+    with pytest.raises(ValueError, match=r"^target\[1\]=7 is out of range"):
+        predictor.resolve_targets(Named([0, 7], "target"), scores)
+    with pytest.raises(ValueError, match=r"^give either target or top_labels"):
+        predictor.resolve_targets(Named(1, "target"), scores, top_labels=1)
+    assert predictor.resolve_targets(Named([4, [0, 2]], "target"), scores) == [[4], [0, 2]]

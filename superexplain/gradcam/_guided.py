@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["guided_copy", "sync_weights"]
+__all__ = ["guided_copy", "sync_weights", "unsupported_nonlinearities"]
 
 
 def _relu_bounds(layer_or_fn: Any) -> tuple[bool, float | None]:
@@ -26,6 +26,52 @@ def _relu_bounds(layer_or_fn: Any) -> tuple[bool, float | None]:
     if name == "relu6":
         return True, 6.0
     return False, None
+
+
+#: Activations that are piecewise linear with no rectification to guide: left as they are.
+_PASS_THROUGH = ("linear", "identity")
+
+
+def _nonlinearity(layer: Any) -> str | None:
+    """The name of a nonlinearity in ``layer`` that guided backpropagation cannot rectify, else None."""
+    import keras
+
+    if isinstance(layer, keras.layers.ReLU):
+        return None if _relu_bounds(layer)[0] else "leaky or thresholded ReLU"
+    for kind in ("LeakyReLU", "PReLU", "ELU"):
+        if isinstance(layer, getattr(keras.layers, kind)):
+            return kind
+    if isinstance(layer, keras.layers.Softmax):
+        return "softmax"
+    activation = getattr(layer, "activation", None)
+    if activation is None or not callable(activation):
+        return None
+    name = getattr(activation, "__name__", type(activation).__name__)
+    if name in _PASS_THROUGH or _relu_bounds(activation)[0]:
+        return None
+    return name
+
+
+def unsupported_nonlinearities(model: Any) -> list[tuple[str, str]]:
+    """``(layer path, activation)`` for each non-ReLU nonlinearity the model's score passes through.
+
+    The output layer's own softmax/sigmoid is not counted: guided backpropagation explains the
+    logit before it.
+    """
+    from ..models._graph import model_graph, traceable
+
+    if not traceable(model):
+        return []
+    graph = model_graph(model)
+    output_layer = graph.producer(graph.outputs[0])
+    found = []
+    for call in graph.calls:
+        if traceable(call.layer) or (output_layer is not None and call.layer is output_layer.layer):
+            continue
+        kind = _nonlinearity(call.layer)
+        if kind is not None:
+            found.append((call.name, kind))
+    return found
 
 
 def _guided_relu(forward: Any, max_value: float | None):
@@ -70,6 +116,9 @@ def _make_guided_layer_class():
 def guided_copy(model: Any) -> tuple[Any, int]:
     """A copy of ``model`` whose ReLU units pass only positive gradients back (Springenberg et al.).
 
+    Raises ValueError for a model whose score also passes through other nonlinearities (swish,
+    GELU, sigmoid gates, leaky ReLU, ...; see :func:`unsupported_nonlinearities`).
+
     The copy has its own variables (:func:`sync_weights` copies the user's values in); the user's
     model is never changed. ReLU activations inside layers (``Conv2D(..., activation="relu")``),
     ``Activation("relu"/"relu6")`` layers and ``ReLU`` layers (with ``max_value``) are rectified,
@@ -85,6 +134,16 @@ def guided_copy(model: Any) -> tuple[Any, int]:
     """
     import keras
 
+    unsupported = unsupported_nonlinearities(model)
+    if unsupported:
+        kinds = sorted({kind for _, kind in unsupported})
+        examples = ", ".join(f"{name!r} ({kind})" for name, kind in unsupported[:3])
+        raise ValueError(
+            f"guided backpropagation rectifies ReLU units only, and this model's score also passes through "
+            f"{', '.join(kinds)} ({len(unsupported)} layers, e.g. {examples}); a guided map of such a model "
+            "mixes rectified and unrectified units and means nothing. Families affected include EfficientNet "
+            "(swish, sigmoid gates), MobileNetV3 (hard swish) and ConvNeXt (GELU). Use saliency, "
+            "integrated_gradients or smoothgrad instead")
     guided_layer = _make_guided_layer_class()
     count = 0
 

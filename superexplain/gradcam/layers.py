@@ -1,13 +1,22 @@
-"""Layer resolution for the CAM methods: names, indices, instances, nested paths and the automatic choice."""
+"""Layer resolution for the CAM methods: names, indices, instances, nested paths, token grids and the automatic choice."""
 from __future__ import annotations
 
 import difflib
+import math
 import numbers
-from typing import Any
+from typing import Any, Callable
+
+import numpy as np
 
 from .._validation import describe
 
-__all__ = ["ResolvedLayer", "resolve_layer", "candidate_layers"]
+__all__ = ["ResolvedLayer", "resolve_layer", "candidate_layers", "token_grid", "tokens_to_grid"]
+
+#: Why an automatically chosen layer was chosen, recorded in ``params["layer_reason"]``.
+REASON_SPATIAL = ("automatic: the last layer with a spatial (N, h, w, c) output, larger than 1x1, that the "
+                  "explained output depends on")
+REASON_ATTENTION = ("automatic: the input of the last attention layer (its tokens reach the output through "
+                    "attention, unlike the class token's path after it)")
 
 
 class ResolvedLayer:
@@ -21,81 +30,94 @@ class ResolvedLayer:
     name : str
         The path as text, ``"backbone/conv5_block3_out"``; recorded in ``params["layer"]``.
     output_shape : tuple
-        The layer's output shape, ``(None, h, w, c)``.
+        The layer's output shape: ``(None, h, w, c)``, or ``(None, tokens, c)`` for a transformer's tokens.
     automatic : bool
         Whether the layer was chosen automatically.
+    reason : str
+        How the layer was chosen (the automatic rule that picked it, or "given").
     """
 
-    def __init__(self, path: list, output_shape: tuple, automatic: bool) -> None:
+    def __init__(self, path: list, output_shape: tuple, automatic: bool, reason: str = "given") -> None:
         self.path = list(path)
         self.name = "/".join(layer.name for layer in self.path)
         self.output_shape = tuple(output_shape)
         self.automatic = automatic
+        self.reason = reason
 
     @property
     def layer(self):
         """The explained layer itself (the last element of ``path``)."""
         return self.path[-1]
 
+    @property
+    def is_tokens(self) -> bool:
+        """Whether the layer outputs tokens (N, tokens, c) rather than a spatial map."""
+        return len(self.output_shape) == 3
+
     def __repr__(self) -> str:
         return f"ResolvedLayer({self.name!r}, output_shape={self.output_shape})"
 
 
-def graph_of(model):
-    """The Functional graph that runs ``model`` (a Sequential's inner graph), or None."""
-    import keras
+def token_grid(tokens: int | None) -> tuple[int, int] | None:
+    """``(side, leading)`` where ``tokens`` is a square grid ``side**2`` plus ``leading`` (0 or 1) class tokens.
 
-    if isinstance(model, keras.Sequential):
-        return getattr(model, "_functional", None)
-    if isinstance(model, keras.Model) and hasattr(model, "_run_through_graph") and getattr(model, "_nodes_by_depth", None):
-        return model
+    Examples
+    --------
+    >>> token_grid(196), token_grid(197), token_grid(10)
+    ((14, 0), (14, 1), None)
+    """
+    if tokens is None:
+        return None
+    for leading in (0, 1):
+        side = math.isqrt(tokens - leading) if tokens > leading else 0
+        if side > 1 and side * side == tokens - leading:
+            return side, leading
     return None
 
 
-def _node_of(tensor):
-    history = getattr(tensor, "_keras_history", None)
-    if history is None:
-        return None
-    operation, node_index, _ = history
-    return operation._inbound_nodes[node_index]
+def tokens_to_grid(values: np.ndarray, reshape: Callable | None = None) -> tuple[np.ndarray, str]:
+    """Tokens (..., tokens, c) as a grid (..., h, w, c), and how it was done (for ``params``).
 
-
-def _output_shapes(model) -> dict:
-    """id(layer) -> output shape of its last call inside ``model``'s graph, for layers feeding the output.
-
-    Layers that the model's outputs do not depend on (side branches) are left out, which is
-    what "the target's score depends on it" means for the automatic choice.
+    Without ``reshape`` the token count must be a square grid, optionally after one leading class
+    token, which is dropped. ``reshape`` maps an array (M, tokens, c) to (M, h, w, c) for any other layout.
     """
-    graph = graph_of(model)
-    if graph is None:
-        return {}
-    shapes: dict[int, tuple] = {}
-    seen: set[int] = set()
-    stack = [node for node in (_node_of(t) for t in graph.outputs) if node is not None]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if node.operation is not None and not getattr(node, "is_input", False) and id(node.operation) not in shapes:
-            outputs = list(getattr(node, "outputs", []) or [])
-            shapes[id(node.operation)] = tuple(outputs[0].shape) if len(outputs) == 1 else ()
-        stack.extend(node.parent_nodes)
-    return shapes
+    values = np.asarray(values)
+    lead, (tokens, channels) = values.shape[:-2], values.shape[-2:]
+    flat = values.reshape((-1, tokens, channels))
+    if reshape is not None:
+        grid = np.asarray(reshape(flat))
+        if grid.ndim != 4 or grid.shape[0] != flat.shape[0] or grid.shape[-1] != channels:
+            raise ValueError(f"reshape must map tokens (M, {tokens}, {channels}) to a grid (M, h, w, {channels}); "
+                             f"it returned shape {grid.shape}")
+        return grid.reshape(lead + grid.shape[1:]), "reshape= callable"
+    found = token_grid(tokens)
+    if found is None:
+        raise ValueError(f"the layer outputs {tokens} tokens, not a square grid (with or without one class token); "
+                         "pass reshape= a function mapping (M, tokens, c) to (M, h, w, c)")
+    side, leading = found
+    grid = flat[:, leading:].reshape((-1, side, side, channels))
+    how = f"{side}x{side} token grid" + (", class token dropped" if leading else "")
+    return grid.reshape(lead + grid.shape[1:]), how
 
 
-def _layers_with_paths(model, prefix: tuple = ()) -> list[tuple[tuple, tuple]]:
-    """Every layer reachable from ``model`` (nested models included) as (path of layers, output shape)."""
-    shapes = _output_shapes(model)
-    found = []
-    for layer in getattr(model, "layers", []):
-        if id(layer) not in shapes:
-            continue
-        path = prefix + (layer,)
-        found.append((path, shapes[id(layer)]))
-        if graph_of(layer) is not None:
-            found.extend(_layers_with_paths(layer, path))
-    return found
+def graph_of(model):
+    """The replayed graph of ``model`` (see :mod:`superexplain.models._graph`), or None where it cannot be traced."""
+    from ..models._graph import model_graph, traceable
+
+    return model_graph(model) if traceable(model) else None
+
+
+def _layers_with_paths(model) -> list[tuple[tuple, tuple]]:
+    """Every layer call the output depends on (nested models included) as (path of layers, output shape).
+
+    A layer called several times appears once, at its last call.
+    """
+    last: dict[tuple, tuple] = {}
+    for call in graph_of(model).feeding(0):
+        key = tuple(id(layer) for layer in call.path)
+        last.pop(key, None)
+        last[key] = (call.path, call.shape)
+    return list(last.values())
 
 
 def _path_name(path) -> str:
@@ -104,6 +126,12 @@ def _path_name(path) -> str:
 
 def _is_spatial(shape: tuple) -> bool:
     return len(shape) == 4
+
+
+def _is_leaf(path: tuple) -> bool:
+    from ..models._graph import traceable
+
+    return not traceable(path[-1])
 
 
 def candidate_layers(model) -> list[str]:
@@ -121,24 +149,32 @@ def candidate_layers(model) -> list[str]:
     return [_path_name(path) for path, shape in _layers_with_paths(model) if _is_spatial(shape)]
 
 
-def _descend(path: tuple) -> tuple:
-    """For a nested model chosen as a whole, name the inner layer that produces its output."""
-    while graph_of(path[-1]) is not None:
-        node = _node_of(graph_of(path[-1]).outputs[0])
-        inner = getattr(node, "operation", None)
-        if inner is None or inner not in getattr(path[-1], "layers", []):
-            break
-        path = path + (inner,)
-    return path
+def _automatic(model) -> tuple[tuple, tuple, str]:
+    import keras
 
-
-def _automatic(model) -> tuple[tuple, tuple]:
-    top = [(path, shape) for path, shape in _layers_with_paths(model) if len(path) == 1]
-    for path, shape in reversed(top):
-        if _is_spatial(shape):
-            inner = _descend(path)
-            return inner, shape
-    described = [f"{_path_name(path)} {shape}" for path, shape in _layers_with_paths(model)][-12:]
+    everything = _layers_with_paths(model)
+    leaves = [(path, shape) for path, shape in everything if _is_leaf(path)]
+    spatial = [i for i, (_, shape) in enumerate(leaves) if _is_spatial(shape)]
+    # a 1x1 output after a larger one is a head's convolution after global pooling (MobileNet's
+    # conv_preds, MobileNetV3's logits): it holds no location, so the last larger map is meant
+    located = [i for i in spatial if tuple(leaves[i][1][1:3]) != (1, 1)]
+    last_spatial = (located or spatial or [None])[-1]
+    # a transformer: attention after the last spatial layer (a patch embedding) -> the last attention's input
+    graph = graph_of(model)
+    depends = graph.dependencies(0)
+    attention = [call for call in graph.calls
+                 if isinstance(call.layer, keras.layers.MultiHeadAttention) and id(call.layer) in depends]
+    if attention:
+        query = attention[-1].inputs
+        source = graph.producer(query) if query is not None else None
+        if source is not None and len(source.shape) == 3 and token_grid(source.shape[1]) is not None:
+            position = next((i for i, (p, _) in enumerate(leaves) if p == source.path), None)
+            if position is not None and (last_spatial is None or position > last_spatial):
+                return source.path, source.shape, REASON_ATTENTION
+    if last_spatial is not None:
+        path, shape = leaves[last_spatial]
+        return path, shape, REASON_SPATIAL
+    described = [f"{_path_name(path)} {shape}" for path, shape in everything][-12:]
     raise ValueError(
         "layer=None: the model has no layer with a spatial (N, h, w, c) output that its score depends on, "
         "so Grad-CAM has nothing to map (a dense-only model?). Layers feeding the output: "
@@ -177,7 +213,14 @@ def _find(model, text: str) -> tuple[tuple, tuple]:
     raise _not_found(text, model)
 
 
-def resolve_layer(model, layer: Any = None) -> ResolvedLayer:
+def _input_layer_error(given: str) -> ValueError:
+    return ValueError(
+        f"layer={given} is the model's input layer: its output is the image itself, which a CAM cannot map "
+        "(there are no channels to weight). Choose a layer after it, or use a pixel-gradient method "
+        "(saliency, integrated_gradients) to explain the input pixels")
+
+
+def resolve_layer(model, layer: Any = None, reshape: Callable | None = None) -> ResolvedLayer:
     """Find the layer a CAM method explains.
 
     Parameters
@@ -185,16 +228,30 @@ def resolve_layer(model, layer: Any = None) -> ResolvedLayer:
     model : keras.Model
         A Functional or Sequential model (nested sub-models allowed).
     layer : None, str, int or keras.layers.Layer
-        None chooses automatically: the last layer of the model whose output keeps spatial
-        dimensions (rank 4) and that the output depends on; when that layer is a nested model,
-        the inner layer producing its output is named. A str is a layer name, or a path into
+        None chooses automatically (the rule is below). A str is a layer name, or a path into
         nested models such as ``"backbone/conv5_block3_out"`` (a bare name is also looked up in
         nested models when it is unique there). An int indexes ``model.layers``. A layer
         instance may belong to the model or to a nested model.
+    reshape : callable, optional
+        For a layer that outputs tokens (N, tokens, c): maps them to a grid (N, h, w, c). Without
+        it a token layer is accepted when its tokens form a square grid, with or without one
+        leading class token.
 
     Returns
     -------
     ResolvedLayer
+
+    Notes
+    -----
+    The automatic rule: among the layers the explained output depends on (side branches and the
+    other outputs of a multi-output model do not count), nested models' layers included, the
+    last one (in call order) whose output is spatial, rank 4 (N, h, w, c), and not 1x1 (a 1x1
+    convolution after global pooling, as in MobileNet's and MobileNetV3's heads, holds no
+    location; where every spatial output is 1x1, the last of them). For a vision
+    transformer, whose last spatial layer is the patch embedding, the input of the last
+    ``MultiHeadAttention`` layer is chosen instead when it is a square token grid: gradients of
+    a class-token head reach every token there, while after the last attention they reach the
+    class token only. ``params["layer_reason"]`` of the Explanation says which rule applied.
 
     Examples
     --------
@@ -213,9 +270,12 @@ def resolve_layer(model, layer: Any = None) -> ResolvedLayer:
             f"{type(model).__name__} (a subclassed or unbuilt model). Build it on an Input, or use a "
             "perturbation method (lime, kernelshap, occlusion, rise), which accepts any callable"
         )
+    if reshape is not None and not callable(reshape):
+        raise TypeError(f"reshape must be a callable mapping tokens (N, tokens, c) to (N, h, w, c); got {describe(reshape)}")
     automatic = layer is None
+    reason = "given"
     if automatic:
-        path, shape = _automatic(model)
+        path, shape, reason = _automatic(model)
     elif isinstance(layer, str):
         if not layer:
             raise ValueError("layer must be a non-empty layer name; got ''")
@@ -225,7 +285,11 @@ def resolve_layer(model, layer: Any = None) -> ResolvedLayer:
         if not -len(layers) <= int(layer) < len(layers):
             raise ValueError(f"layer={int(layer)} is out of range: the model has {len(layers)} layers "
                              f"(indices {-len(layers)}..{len(layers) - 1})")
+        if isinstance(layers[int(layer)], keras.layers.InputLayer):
+            raise _input_layer_error(str(int(layer)))
         path, shape = _find(model, layers[int(layer)].name)
+    elif isinstance(layer, keras.layers.InputLayer):
+        raise _input_layer_error(repr(layer.name))
     elif isinstance(layer, keras.layers.Layer):
         matches = [(p, s) for p, s in _layers_with_paths(model) if p[-1] is layer]
         if not matches:
@@ -234,10 +298,12 @@ def resolve_layer(model, layer: Any = None) -> ResolvedLayer:
         path, shape = matches[0]
     else:
         raise TypeError(f"layer must be None, a layer name or path (str), an index (int) or a Keras layer; got {describe(layer)}")
-    if not _is_spatial(shape):
+    tokens_ok = len(shape) == 3 and (reshape is not None or token_grid(shape[1]) is not None)
+    if not (_is_spatial(shape) or tokens_ok):
         spatial = candidate_layers(model)
+        tokens = " (a token layer needs a square token grid or reshape=)" if len(shape) == 3 else ""
         raise ValueError(
-            f"layer {_path_name(path)!r} has output shape {shape}; CAM methods need a spatial output (N, h, w, c). "
-            f"Layers with a spatial output: {', '.join(map(repr, spatial[-8:])) if spatial else 'none'}"
+            f"layer {_path_name(path)!r} has output shape {shape}; CAM methods need a spatial output (N, h, w, c)"
+            f"{tokens}. Layers with a spatial output: {', '.join(map(repr, spatial[-8:])) if spatial else 'none'}"
         )
-    return ResolvedLayer(path, shape, automatic)
+    return ResolvedLayer(path, shape, automatic, reason)

@@ -10,7 +10,7 @@ from .._validation import check_choice, check_int, describe, resolve_seed
 from ..explanation import Explanation
 from . import _cam
 from ._graph import cam_graph
-from .layers import ResolvedLayer, resolve_layer
+from .layers import ResolvedLayer, resolve_layer, token_grid, tokens_to_grid
 
 __all__ = ["GradCAM", "run_gradcam", "run_gradcam_plus_plus", "run_layercam", "encode_targets"]
 
@@ -49,13 +49,26 @@ def encode_targets(predictor, n_images: int, targets: Any, top_labels: Any) -> t
     return encoded, [len(row) for row in rows]
 
 
+def layer_params(resolved: ResolvedLayer, reshape: Any = None) -> dict:
+    """What an Explanation records of its layer: the path, whether and why it was chosen automatically, token handling."""
+    params = {"layer": resolved.name, "layer_automatic": resolved.automatic, "layer_reason": resolved.reason}
+    if resolved.is_tokens:
+        tokens = resolved.output_shape[1]
+        if reshape is not None:
+            params["tokens"] = f"{tokens} tokens, reshape= callable"
+        else:
+            side, leading = token_grid(tokens)
+            params["tokens"] = f"{tokens} tokens as a {side}x{side} grid" + (", class token dropped" if leading else "")
+    return params
+
+
 def _check_batch_size(batch_size: Any) -> int:
     return DEFAULT_BATCH_SIZE if batch_size is None else check_int(batch_size, "batch_size", 1)
 
 
 def _run_cam(method: str, predictor, images: np.ndarray, *, targets: Any = None, top_labels: Any = None,
              random_state: Any = None, verbose: Any = 1, layer: Any = None, score: str = "logit",
-             relu: bool = True, batch_size: Any = None) -> list[Explanation]:
+             relu: bool = True, batch_size: Any = None, reshape: Any = None) -> list[Explanation]:
     from ..models._keras import as_float_input
 
     check_choice(score, "score", ("logit", "probability"))
@@ -63,12 +76,12 @@ def _run_cam(method: str, predictor, images: np.ndarray, *, targets: Any = None,
     size = _check_batch_size(batch_size)
     seed = None if random_state is None else resolve_seed(random_state)  # deterministic: nothing to seed
     predictor.score_function(score)  # the TypeError for plain callables comes first
-    resolved = layer if isinstance(layer, ResolvedLayer) else resolve_layer(predictor.keras_model, layer)
+    resolved = layer if isinstance(layer, ResolvedLayer) else resolve_layer(predictor.keras_model, layer, reshape)
     graph, kind = cam_graph(predictor, resolved, score)
     encoded, counts = encode_targets(predictor, len(images), targets, top_labels)
     combine = _cam.CAM_VARIANTS[method]
-    params = {"layer": resolved.name, "layer_automatic": resolved.automatic, "score_kind": kind,
-              "relu": relu, "upsampling": "bilinear, half-pixel centres", "seed": seed}
+    params = layer_params(resolved, reshape)
+    params.update({"score_kind": kind, "relu": relu, "upsampling": "bilinear, half-pixel centres", "seed": seed})
     explanations: list[Explanation] = []
     starts = range(0, len(images), size)
     with progress(len(starts), method, verbose) as bar:
@@ -76,6 +89,9 @@ def _run_cam(method: str, predictor, images: np.ndarray, *, targets: Any = None,
             chunk = images[start:start + size]
             activations, scores, gradients, resolved_targets = (
                 t.numpy() for t in graph.gradients(as_float_input(chunk, predictor.keras_model), encoded[start:start + size]))
+            if resolved.is_tokens:
+                activations, _ = tokens_to_grid(activations, reshape)
+                gradients, _ = tokens_to_grid(gradients, reshape)
             maps = combine(activations, gradients)
             if relu:
                 maps = np.maximum(maps, 0.0)
@@ -95,7 +111,8 @@ def run_gradcam(predictor, images, **options) -> list[Explanation]:
     """Grad-CAM (Selvaraju et al. 2017, arXiv 1610.02391) for a validated batch; see :class:`GradCAM`.
 
     Options: ``layer`` (None = automatic), ``score`` ("logit" or "probability"), ``relu``
-    (False keeps the signed map), ``batch_size`` (images per compiled call, default 32).
+    (False keeps the signed map), ``batch_size`` (images per compiled call, default 32),
+    ``reshape`` (tokens -> grid for a transformer layer; see :class:`GradCAM`).
 
     Examples
     --------
@@ -157,6 +174,13 @@ class GradCAM:
         Names for the classes (default: the model's ``class_names`` attribute, if any).
     batch_size : int, optional
         Images per compiled call (Score-CAM: masked images per model call).
+    output : int or str, optional
+        For a model with several outputs: the one holding the class scores (see
+        :func:`superexplain.models.as_predictor`).
+    reshape : callable, optional
+        For a layer that outputs tokens (N, tokens, c), a vision transformer's: maps them to a grid
+        (N, h, w, c). Without it a square token grid, with or without one leading class token, is
+        reshaped automatically (said in ``params["tokens"]``).
 
     Examples
     --------
@@ -169,7 +193,8 @@ class GradCAM:
     """
 
     def __init__(self, model: Any, layer: Any = None, method: str = "gradcam", score: str | None = None,
-                 relu: bool = True, class_names: Any = None, batch_size: int | None = None) -> None:
+                 relu: bool = True, class_names: Any = None, batch_size: int | None = None,
+                 output: Any = None, reshape: Any = None) -> None:
         from ..models import as_predictor
 
         self.method = check_choice(method, "method", CAM_METHODS)
@@ -178,9 +203,10 @@ class GradCAM:
         self.score = check_choice(score, "score", ("logit", "probability"))
         self.relu = check_relu(relu)
         self.batch_size = None if batch_size is None else check_int(batch_size, "batch_size", 1)
-        self.predictor = as_predictor(model, class_names=class_names)
+        self.predictor = as_predictor(model, class_names=class_names, output=output)
         self.predictor.score_function(score)  # plain callables are refused here, with the way out
-        self.layer = resolve_layer(self.predictor.keras_model, layer)
+        self.reshape = reshape
+        self.layer = resolve_layer(self.predictor.keras_model, layer, reshape)
 
     def explain(self, images: Any, targets: Any = None, top_labels: int | None = None,
                 verbose: int | bool = 0, **options: Any) -> Explanation | list[Explanation]:
@@ -222,7 +248,7 @@ class GradCAM:
         explanations = run(
             self.predictor, batch, targets=targets, top_labels=top_labels, verbose=verbose,
             layer=self.layer, score=self.score,
-            relu=self.relu, batch_size=self.batch_size, **options)
+            relu=self.relu, batch_size=self.batch_size, reshape=self.reshape, **options)
         if single and len(explanations) == 1:
             return explanations[0]
         return explanations

@@ -10,7 +10,7 @@ from .._validation import check_choice, check_int, resolve_seed
 from ..explanation import Explanation
 from . import _cam
 from ._graph import cam_graph
-from .layers import ResolvedLayer, resolve_layer
+from .layers import ResolvedLayer, resolve_layer, tokens_to_grid
 from .methods import check_relu
 
 __all__ = ["run_scorecam", "channel_masks", "channel_ranges", "scorecam_weights"]
@@ -76,7 +76,8 @@ def scorecam_weights(masked_scores: np.ndarray, channel_softmax: bool = False) -
 
 def run_scorecam(predictor, images: np.ndarray, *, targets: Any = None, top_labels: Any = None,
                  random_state: Any = None, verbose: Any = 1, layer: Any = None, score: str = "probability",
-                 relu: bool = True, batch_size: Any = None, channel_softmax: bool = False) -> list[Explanation]:
+                 relu: bool = True, batch_size: Any = None, channel_softmax: bool = False,
+                 reshape: Any = None) -> list[Explanation]:
     """Score-CAM for a validated batch (N, H, W, C).
 
     For each image: the layer's activations A (h, w, c) are computed once; each channel is
@@ -117,7 +118,7 @@ def run_scorecam(predictor, images: np.ndarray, *, targets: Any = None, top_labe
     """
     from ..models._keras import as_float_input
     from ..perturbation._engine import predict_in_batches
-    from .methods import encode_targets
+    from .methods import encode_targets, layer_params
 
     check_choice(score, "score", ("logit", "probability"))
     relu = check_relu(relu)
@@ -126,17 +127,19 @@ def run_scorecam(predictor, images: np.ndarray, *, targets: Any = None, top_labe
     size = DEFAULT_BATCH_SIZE if batch_size is None else check_int(batch_size, "batch_size", 1)
     seed = None if random_state is None else resolve_seed(random_state)
     predictor.score_function(score)  # plain callables: the TypeError pointing to perturbation methods
-    resolved = layer if isinstance(layer, ResolvedLayer) else resolve_layer(predictor.keras_model, layer)
+    resolved = layer if isinstance(layer, ResolvedLayer) else resolve_layer(predictor.keras_model, layer, reshape)
     graph, kind = cam_graph(predictor, resolved, score)
     output = "logits" if kind == "logit" and predictor.has_logits else "output"
     encoded, counts = encode_targets(predictor, len(images), targets, top_labels)
-    params = {"layer": resolved.name, "layer_automatic": resolved.automatic, "score_kind": kind, "relu": relu,
-              "upsampling": "bilinear, half-pixel centres", "channel_softmax": bool(channel_softmax),
-              "batch_size": size, "seed": seed}
+    params = layer_params(resolved, reshape)
+    params.update({"score_kind": kind, "relu": relu, "upsampling": "bilinear, half-pixel centres",
+                   "channel_softmax": bool(channel_softmax), "batch_size": size, "seed": seed})
     explanations: list[Explanation] = []
     with progress(len(images), "scorecam", verbose) as bar:
         for index, image in enumerate(images):
             activations, scores = (t.numpy() for t in graph.forward(as_float_input(image[None], predictor.keras_model)))
+            if resolved.is_tokens:
+                activations, _ = tokens_to_grid(activations, reshape)
             activations, scores = activations[0], scores[0]
             order = np.argsort(-scores, kind="stable")
             wanted = [int(order[-t - 1]) if t < 0 else int(t) for t in encoded[index, :counts[index]]]

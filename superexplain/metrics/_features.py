@@ -100,13 +100,14 @@ def score_masks(predictor, image: np.ndarray, labels: np.ndarray, keep: np.ndarr
     """The target's score for every keep-mask: (M,) for ``keep`` of shape (M, K) bool.
 
     Kept features show the image, the others the substrate. The masked images are built and
-    scored by the perturbation engine, one batch at a time, so memory stays bounded whatever M is.
+    scored by the perturbation engine, ``batch_size`` at a time (default: the predictor's), so
+    memory stays bounded whatever M is.
     """
     from ..perturbation._masking import SegmentMasker
     from ..perturbation._engine import score_masks as score_engine_masks
 
+    # the user's batch_size is a memory bound (a 224x224 model's batch of 256 takes gigabytes): never raised
     size = predictor.batch_size if batch_size is None else check_int(batch_size, "batch_size", 1)
-    size = max(size, 256)  # masked copies of one small image: big batches amortise each model call
     if keep.shape[0] == 0:
         return np.empty(0, dtype=np.float64)
     scores = score_engine_masks(predictor, SegmentMasker(image, labels, substrate), keep, size, output, verbose=0,

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_images, check_target, describe
-from ..explanation import Explanation
+from ..explanation import Explanation, ExplanationFileError
 
 __all__ = ["Item", "resolve_items", "dataset_pairs", "resolve_target"]
 
@@ -47,7 +47,10 @@ def dataset_pairs(dataset: Any) -> list[tuple[np.ndarray, Explanation]]:
 
     A directory written by :func:`superexplain.explain_dataset` (it holds ``run.json``) is read
     through ``DatasetResult.open``; any other directory recursively: every ``.npz`` Explanation
-    file in it, sorted by path (each explanation carries its own image).
+    file in it, sorted by path (each explanation carries its own image). Intact ``.npz`` archives
+    of other arrays (another tool's) are passed over; a damaged file (empty, cut short, not an
+    archive) raises a ValueError naming it rather than being skipped, since a metric over the
+    rest would average fewer images without saying so.
     """
     if hasattr(dataset, "pairs") and callable(dataset.pairs):
         pairs = [(np.asarray(image), explanation) for image, explanation in dataset.pairs()]
@@ -66,8 +69,10 @@ def dataset_pairs(dataset: Any) -> list[tuple[np.ndarray, Explanation]]:
         for file in files:
             try:
                 explanations.append(Explanation.load(file))
-            except (ValueError, KeyError):  # other .npz files (indexes, caches) are not ours to read
-                continue
+            except ExplanationFileError as error:
+                if error.foreign:  # other tools' .npz files (indexes, caches) are not ours to read
+                    continue
+                raise
         pairs = [(e.image, e) for e in explanations]
     if not pairs:
         raise ValueError(f"the dataset {describe(dataset)} holds no (image, explanation) pairs")
@@ -96,8 +101,12 @@ def _as_method_dict(value: Any, name: str) -> dict[str, Any]:
 
 
 def resolve_items(image: Any, explanation: Any, several_methods: bool = True,
-                  name: str = "explanation") -> tuple[list[Item], bool, list[str]]:
+                  name: str = "explanation", predictor: Any = None) -> tuple[list[Item], bool, list[str]]:
     """Items to evaluate, whether one image was given, and the method names in order.
+
+    With ``predictor``, a given ``image`` is checked against the model's input
+    (:meth:`Predictor.check_images <superexplain.models.Predictor.check_images>`: one image or a
+    batch by the model's channels, errors showing the shape the user gave).
 
     - ``image`` a dataset (``.pairs()`` or a directory): its pairs, ``explanation`` must be None.
     - ``image`` None: the image(s) stored in the Explanation(s).
@@ -127,7 +136,7 @@ def resolve_items(image: Any, explanation: Any, several_methods: bool = True,
         items = [Item(check_images(e.image, f"{name}[{i}].image")[0][0], {e.method: e})
                  for i, e in enumerate(explanations)]
         return items, False, [explanations[0].method]
-    batch, single = check_images(image, "image")
+    batch, single = check_images(image, "image") if predictor is None else predictor.check_images(image, "image")
     if single:
         if isinstance(explanation, (Explanation, np.ndarray)):
             maps = {_name(explanation, {}): explanation}

@@ -29,7 +29,7 @@ def _curve(kind: str, model: Any, image: Any, explanation: Any, step: Any, subst
            target: Any, segments: Any, score: str, random_state: Any, batch_size: int | None,
            verbose: int | bool, blur_sigma: float = 5.0, blur_size: int = 11) -> CurveResult:
     predictor = as_predictor(model)
-    items, single, names = resolve_items(image, explanation, several_methods=False)
+    items, single, names = resolve_items(image, explanation, several_methods=False, predictor=predictor)
     rng, seed = seeded_rng(random_state)
     output, score_kind = predictor.output_for(score)
     check_choice(features, "features", ("segments", "pixels"))
@@ -105,6 +105,11 @@ def deletion(model: Any, image: Any, explanation: Any = None, step: int | None =
         RISE scores the probability (the model's output); "logit" uses pre-softmax scores.
     random_state : int, Generator or None
         Breaks ties in the attribution order.
+    batch_size : int, optional
+        Images per model call, at most (default: the predictor's, 64 unless set there): the
+        bound on memory, which a large model's batches need.
+    verbose : int or bool
+        Progress bar over images.
 
     Returns
     -------

@@ -141,7 +141,7 @@ def road(model: Any, image: Any, explanation: Any = None, percentiles: Any = tup
     True
     """
     predictor = as_predictor(model)
-    items, single, names = resolve_items(image, explanation, several_methods=False)
+    items, single, names = resolve_items(image, explanation, several_methods=False, predictor=predictor)
     levels = _percentiles(percentiles)
     noise = check_float(noise, "noise", 0.0)
     rng, seed = seeded_rng(random_state)

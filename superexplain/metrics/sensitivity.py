@@ -96,7 +96,7 @@ def sensitivity_n(model: Any, image: Any, explanation: Any = None, ns: Any = Non
     random_state : int, Generator or None
         Seed for the subsets; recorded in ``params["seed"]``.
     batch_size : int, optional
-        Masked images per model call (at least 256).
+        Images per model call, at most (default: the predictor's, 64 unless set there).
     verbose : int or bool
         Progress bar over (image, n) pairs.
 
@@ -123,7 +123,7 @@ def sensitivity_n(model: Any, image: Any, explanation: Any = None, ns: Any = Non
     True
     """
     predictor = as_predictor(model)
-    items, single, names = resolve_items(image, explanation, several_methods=True)
+    items, single, names = resolve_items(image, explanation, several_methods=True, predictor=predictor)
     num_subsets = check_int(num_subsets, "num_subsets", 2)
     rng, seed = seeded_rng(random_state)
     output, score_kind = predictor.output_for(score)

@@ -12,6 +12,9 @@ __all__ = [
     "split_output_activation",
     "compiled",
     "model_input_shape",
+    "select_output",
+    "output_names",
+    "binary_columns",
 ]
 
 
@@ -78,34 +81,51 @@ def model_input_shape(model) -> tuple[int | None, int | None, int | None] | None
     return None
 
 
-def _output_layer(model):
-    """The layer that produces the model's (single) output."""
+def output_names(model) -> list[str]:
+    """The names of a Keras model's outputs, in ``model.outputs`` order (empty where unknown)."""
     try:
-        outputs = model.outputs
-    except (AttributeError, ValueError):
-        outputs = None
-    if outputs:
-        if len(outputs) != 1:
-            raise ValueError(f"model must have one output (class scores); it has {len(outputs)}")
-        history = getattr(outputs[0], "_keras_history", None)
-        if history is not None:
-            return history[0]
-    layers = getattr(model, "layers", None)
-    return layers[-1] if layers else None
+        names = list(model.output_names)
+        count = len(model.outputs)
+    except (AttributeError, ValueError, TypeError):
+        return []
+    return names if len(names) == count else [f"output_{i}" for i in range(count)]
 
 
-def _activation_name(layer) -> str | None:
-    import keras
+def select_output(model, output: Any = None):
+    """The single-output view of ``model`` that ``output`` picks (an index or an output name).
 
-    if isinstance(layer, keras.layers.Softmax):
-        return "softmax"
-    activation = getattr(layer, "activation", None)
-    if activation is None:
-        return None
-    name = getattr(activation, "__name__", "")
-    if name in ("softmax", "sigmoid", "linear"):
-        return name
-    return None
+    A model with one output is returned as it is (``output`` may then be None, 0 or its name).
+    A model with several outputs, or a dict of outputs, needs ``output``; the view is
+    ``keras.Model(model.inputs, model.outputs[i])``, sharing the model's layers and weights, and
+    is built once per model and output.
+    """
+    from .._validation import describe
+
+    names = output_names(model)
+    if len(names) <= 1:
+        if output is None or output == 0 or (names and output == names[0]):
+            return model
+    listing = ", ".join(f"{i}: {name!r}" for i, name in enumerate(names))
+    if output is None:
+        raise ValueError(f"the model has {len(names)} outputs ({listing}); pick the one holding the class scores "
+                         "with output= (an index or a name)")
+    if isinstance(output, str):
+        if output not in names:
+            raise ValueError(f"output={output!r} is not one of the model's outputs ({listing})")
+        index = names.index(output)
+    elif isinstance(output, (int, np.integer)) and not isinstance(output, (bool, np.bool_)):
+        index = int(output)
+        if not 0 <= index < len(names):
+            raise ValueError(f"output={index} is out of range: the model's outputs are {listing}")
+    else:
+        raise TypeError(f"output must be an output index (int) or name (str); got {describe(output)}")
+
+    def build():
+        import keras
+
+        return keras.Model(model.inputs, model.outputs[index], name=f"{model.name}_{names[index]}")
+
+    return compiled(model, ("output-view", index), build)
 
 
 def split_output_activation(model) -> tuple[str, Callable | None, str]:
@@ -114,41 +134,33 @@ def split_output_activation(model) -> tuple[str, Callable | None, str]:
     Returns ``(activation, logits_fn, note)`` where ``activation`` is ``"softmax"``, ``"sigmoid"``,
     ``"linear"`` or ``"unknown"``; ``logits_fn(x)`` maps an input batch tensor to pre-activation
     scores (None where they cannot be reached); ``note`` says why when they cannot.
-    The user's model is never modified: the logits come from a new Functional graph that shares
-    the model's layers and variables, so later weight changes are seen.
+    The user's model is never modified: the logits come from a Functional graph replayed on the
+    model's own layers and variables (:mod:`superexplain.models._graph`), so later weight changes are seen.
     """
-    import keras
-    from keras import ops
+    from ._graph import model_graph, traceable
 
-    layer = _output_layer(model)
-    if layer is None or not getattr(model, "inputs", None):
+    if not traceable(model):
         return "unknown", None, "a subclassed or unbuilt model: its layers cannot be traced to the output"
-    if isinstance(layer, keras.Model):  # a nested model at the end: recurse into it
-        inner_activation, inner_fn, note = split_output_activation(layer)
-        if inner_fn is None or inner_activation in ("linear", "unknown"):
-            return inner_activation, None if inner_activation != "linear" else (lambda x: model(x, training=False)), note
-        to_inner = keras.Model(model.inputs[0], layer.input)
-        return inner_activation, (lambda x: inner_fn(to_inner(x, training=False))), ""
-    activation = _activation_name(layer)
-    if activation is None:
-        return "unknown", None, f"the output layer {layer.name!r} has an activation superexplain does not recognise"
+    graph = model_graph(model)
+    activation, pre_activation, note = graph.logits(0)
     if activation == "linear":
         return "linear", (lambda x: model(x, training=False)), ""
-    if isinstance(layer, (keras.layers.Softmax, keras.layers.Activation)):
-        features = keras.Model(model.inputs[0], layer.input)
-        return activation, (lambda x: features(x, training=False)), ""
-    if isinstance(layer, keras.layers.Dense):
-        features = keras.Model(model.inputs[0], layer.input)
+    if pre_activation is None:
+        return activation, None, note
+    logits_model = graph.submodel(pre_activation)
+    return activation, (lambda x: logits_model(x, training=False)), ""
 
-        def dense_logits(x):
-            z = ops.matmul(features(x, training=False), layer.kernel)
-            return z + layer.bias if layer.use_bias else z
 
-        return activation, dense_logits, ""
-    return activation, None, (
-        f"the output layer {layer.name!r} ({type(layer).__name__}) applies {activation} itself; "
-        "end the model with a separate Activation/Softmax layer or a Dense layer to expose logits"
-    )
+def binary_columns(scores, kind: str):
+    """A single sigmoid unit's scores (N, 1) as two classes (N, 2): positive and negative.
+
+    Logits become ``[z, -z]`` (the negative class's logit is -z, as sigmoid(-z) = 1 - sigmoid(z));
+    probabilities ``[p, 1 - p]``. Works on TensorFlow tensors and numpy arrays alike.
+    """
+    from keras import ops
+
+    negative = -scores if kind == "logit" else 1.0 - scores
+    return ops.concatenate([scores, negative], axis=-1)
 
 
 _CACHE_ATTRIBUTE = "_superexplain_compiled"

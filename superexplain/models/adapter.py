@@ -14,6 +14,8 @@ from .._validation import check_choice, check_images, check_int, check_target, d
 __all__ = ["Predictor", "as_predictor"]
 
 DEFAULT_BATCH_SIZE = 64
+#: Class names of a binary classifier with one sigmoid output, unless the user names them.
+BINARY_CLASS_NAMES = ("positive", "negative")
 
 
 def _normalise_class_names(class_names: Any) -> list[str] | None:
@@ -61,7 +63,8 @@ class Predictor:
     class_names : list of str or None
     """
 
-    def __init__(self, model: Any, class_names: Any = None, batch_size: int | None = None) -> None:
+    def __init__(self, model: Any, class_names: Any = None, batch_size: int | None = None,
+                 output: Any = None) -> None:
         from . import _keras
 
         self.batch_size = DEFAULT_BATCH_SIZE if batch_size is None else check_int(batch_size, "batch_size", 1)
@@ -70,9 +73,12 @@ class Predictor:
         self.class_names = _normalise_class_names(class_names)
         self._logits_note = ""
         self._num_classes: int | None = None
+        self.selected_output = output
+        self.binary = False
         if isinstance(model, (str, os.PathLike)):
             model = _keras.load_model(model)
         if _keras.is_keras_model(model):
+            model = _keras.select_output(model, output)
             self.keras_model = model
             self.function: Callable | None = None
             self.input_shape = _keras.model_input_shape(model) or (None, None, None)
@@ -86,7 +92,14 @@ class Predictor:
             if len(shape) == 2 and shape[-1] is not None:
                 self._num_classes = int(shape[-1])
             elif len(shape) not in (0, 2):
-                raise ValueError(f"model must output class scores of shape (N, classes); its output has shape {shape}")
+                raise ValueError(f"model must output class scores of shape (N, classes); its output has shape {shape}"
+                                 + (" (the output picked by output=)" if output is not None else ""))
+            # one sigmoid unit: a binary classifier, seen as two classes (positive, negative)
+            self.binary = self.output_activation == "sigmoid" and self._num_classes == 1
+            if self.binary:
+                self._num_classes = 2
+                if self.class_names is None:
+                    self.class_names = list(BINARY_CLASS_NAMES)
         elif callable(model):
             self.keras_model = None
             self.function = model
@@ -102,6 +115,7 @@ class Predictor:
         if self.class_names is not None and self._num_classes is not None and len(self.class_names) != self._num_classes:
             raise ValueError(
                 f"class_names has {len(self.class_names)} names but the model outputs {self._num_classes} classes"
+                + (" (a single sigmoid output counts as two: positive, negative)" if self.binary else "")
             )
 
     # ------------------------------------------------------------------ description
@@ -131,18 +145,44 @@ class Predictor:
         return "logit" if self.output_activation == "linear" else "output"
 
     # ------------------------------------------------------------------ validation
-    def check_images(self, images: Any, name: str = "images") -> tuple[np.ndarray, bool]:
-        """Validate images against the model's input; returns ``(float32 batch copy, was_single)``."""
+    def check_images(self, images: Any, name: str = "images", batch: bool | None = None) -> tuple[np.ndarray, bool]:
+        """Validate images against the model's input; returns ``(float32 batch copy, was_single)``.
+
+        Parameters
+        ----------
+        images : array_like
+            One image (H, W) / (H, W, C), a batch (N, H, W) / (N, H, W, C), or a list of images.
+        name : str
+            The argument's name in error messages.
+        batch : bool, optional
+            Whether ``images`` is a batch. None decides from the model's input spec: a rank-3
+            array is one image when its last axis is the model's channel count (any of 1, 3, 4
+            where the model does not say, as for a plain callable), else a batch of grayscale
+            images where the model takes one channel. A rank-3 array that reads as both a
+            channels-first image and a grayscale batch, (3, 32, 32) to a plain callable, is
+            refused until ``batch`` says which; see :func:`superexplain._validation.check_images`.
+
+        Notes
+        -----
+        A model with an integer input (``keras.Input(..., dtype="uint8")``) takes whole numbers in
+        its dtype's range only; other values, which the cast would change (0.9 to 0), are refused.
+        """
+        from .._validation import shape_of
+
         height, width, channels = self.input_shape
-        batch, single = check_images(images, name, channels=(channels,) if channels else None)
-        if channels is not None and batch.shape[-1] != channels:
-            raise ValueError(f"{name} must have {channels} channel(s) for this model; got shape {batch.shape[1:]}")
-        for axis, (expected, got) in enumerate(zip((height, width), batch.shape[1:3])):
-            if expected is not None and expected != got:
-                raise ValueError(
-                    f"{name} must be {height}x{width} pixels (the model's input size); got {batch.shape[1]}x{batch.shape[2]}"
-                )
-        return batch, single
+        dtype = None
+        if self.keras_model is not None:
+            from ._keras import input_dtype
+
+            dtype = input_dtype(self.keras_model)
+        array, single = check_images(images, name, channels=(channels,) if channels else None, batch=batch,
+                                     dtype=dtype)
+        if (height is not None and height != array.shape[1]) or (width is not None and width != array.shape[2]):
+            raise ValueError(
+                f"{name} must be {height}x{width} pixels (the model's input size); got {array.shape[1]}x"
+                f"{array.shape[2]} (shape {shape_of(images)})"
+            )
+        return array, single
 
     # ------------------------------------------------------------------ prediction
     def _compiled(self, output: str) -> Callable:
@@ -154,11 +194,11 @@ class Predictor:
         def build():
             import tensorflow as tf
 
-            fn = self._logits_fn if output == "logits" else (lambda x: model(x, training=False))
+            fn, _ = self.score_function("logit" if output == "logits" else "probability")
             spec = tf.TensorSpec([None, height, width, channels], _keras.input_dtype(model))
             return tf.function(fn, input_signature=[spec], reduce_retracing=True)
 
-        return _keras.compiled(model, ("predict", output), build)
+        return _keras.compiled(model, ("predict", output, self.binary), build)
 
     def _run(self, batch: np.ndarray, output: str, batch_index: int) -> np.ndarray:
         if self.keras_model is not None:
@@ -170,6 +210,7 @@ class Predictor:
                 scores = self.function(batch)
             except Exception as exc:
                 raise RuntimeError(f"the model raised {type(exc).__name__} on batch {batch_index}: {exc}") from exc
+            scores = self._pick_output(scores)
             if hasattr(scores, "numpy") and not isinstance(scores, np.ndarray):
                 scores = scores.numpy()
         scores = np.asarray(scores)
@@ -193,6 +234,23 @@ class Predictor:
         elif scores.shape[1] != self._num_classes:
             raise ValueError(f"the model returned {scores.shape[1]} classes, earlier {self._num_classes}")
         return scores.astype(np.float32, copy=False)
+
+    def _pick_output(self, scores: Any) -> Any:
+        """A plain callable's output: its scores, or the ``output=`` entry of a dict/list/tuple of outputs."""
+        if isinstance(scores, Mapping):
+            names = list(scores)
+        elif isinstance(scores, (list, tuple)):
+            names = list(range(len(scores)))
+        else:
+            if self.selected_output not in (None, 0):
+                raise ValueError(f"output={self.selected_output!r} was given but the model returns a single array")
+            return scores
+        if self.selected_output is None:
+            raise ValueError(f"the model returns several outputs ({', '.join(map(repr, names))}); pick the one "
+                             "holding the class scores with output= (an index or a key)")
+        if self.selected_output not in names:
+            raise ValueError(f"output={self.selected_output!r} is not one of the model's outputs ({', '.join(map(repr, names))})")
+        return scores[self.selected_output]
 
     def check_output(self, output: Any) -> str:
         """Validate a ``predict`` output choice: ``"output"``, or ``"logits"`` where the model has them."""
@@ -352,8 +410,15 @@ class Predictor:
             )
         model = self.keras_model
         if score == "logit" and self.has_logits:
-            return self._logits_fn, self.score_kind("logits")
-        return (lambda x: model(x, training=False)), self.score_kind("output")
+            scores, kind = self._logits_fn, self.score_kind("logits")
+        else:
+            scores, kind = (lambda x: model(x, training=False)), self.score_kind("output")
+        if not self.binary:
+            return scores, kind
+        from ._keras import binary_columns
+
+        column_kind = "logit" if kind == "logit" else "probability"
+        return (lambda x: binary_columns(scores(x), column_kind)), kind
 
     # ------------------------------------------------------------------ targets
     def resolve_targets(self, targets: Any, scores: np.ndarray, top_labels: int | None = None,
@@ -362,8 +427,13 @@ class Predictor:
 
         ``targets``: None (each image's top class, or its ``top_labels`` best), an int or a class
         name for every image, or a sequence with one entry (int, name, or a list of them) per image.
-        ``scores`` are the model's scores for the batch, shape (N, classes).
+        ``scores`` are the model's scores for the batch, shape (N, classes). Errors call the
+        argument ``name``, or the name a :class:`~superexplain._validation.Named` ``targets``
+        carries (``explain`` passes ``Named(target, "target")``).
         """
+        from .._validation import unwrap_named
+
+        targets, name = unwrap_named(targets, name)  # explain(target=...) hands on the user's own name
         n_images, num_classes = scores.shape
         if top_labels is not None:
             if targets is not None:
@@ -396,10 +466,27 @@ class Predictor:
                 f"activation={self.output_activation!r})")
 
 
-def as_predictor(model: Any, class_names: Any = None, batch_size: int | None = None) -> Predictor:
+def as_predictor(model: Any, class_names: Any = None, batch_size: int | None = None, output: Any = None) -> Predictor:
     """Wrap a Keras model, a model path, or a callable ``images -> scores`` as a :class:`Predictor`.
 
     A :class:`Predictor` passes through unchanged unless new class names or a batch size are given.
+
+    Parameters
+    ----------
+    model : keras.Model, str, path or callable
+    class_names : list or dict, optional
+    batch_size : int, optional
+        Images per model call (default 64).
+    output : int or str, optional
+        For a model with several outputs (a list or a dict of them): the index or name of the
+        one holding the class scores. Required there, and refused with the list of outputs when missing.
+
+    Notes
+    -----
+    What is explained, by the model's head: a softmax or several sigmoid units: each class's
+    logit (gradient methods) or probability (perturbation methods); **one sigmoid unit** (a
+    binary classifier): two classes, 0 = ``"positive"`` (the logit z, or p) and 1 =
+    ``"negative"`` (-z, or 1 - p); **one linear unit** (a regression): the output itself, class 0.
 
     Examples
     --------
@@ -410,6 +497,9 @@ def as_predictor(model: Any, class_names: Any = None, batch_size: int | None = N
     array([[4., 4., 4.]], dtype=float32)
     """
     if isinstance(model, Predictor):
+        if output is not None and output != model.selected_output:
+            raise ValueError(f"output={output!r} differs from the Predictor's own output={model.selected_output!r}; "
+                             "wrap the model again with as_predictor(model, output=...)")
         if class_names is None and batch_size is None:
             return model
         clone = object.__new__(Predictor)
@@ -423,4 +513,4 @@ def as_predictor(model: Any, class_names: Any = None, batch_size: int | None = N
         if batch_size is not None:
             clone.batch_size = check_int(batch_size, "batch_size", 1)
         return clone
-    return Predictor(model, class_names=class_names, batch_size=batch_size)
+    return Predictor(model, class_names=class_names, batch_size=batch_size, output=output)

@@ -297,9 +297,14 @@ def resolve_segments(image: np.ndarray, segmentation: Any = "slic", segments: An
 
 
 def unperturbed_targets(predictor, images: np.ndarray, targets: Any, top_labels: int | None,
-                        output: str) -> tuple[np.ndarray, list[list[int]]]:
-    """The model's scores for the unperturbed images and the target classes per image."""
-    scores = predict_in_batches(predictor, lambda a, b: images[a:b], len(images), output=output)
+                        output: str, batch_size: int | None = None) -> tuple[np.ndarray, list[list[int]]]:
+    """The model's scores for the unperturbed images and the target classes per image.
+
+    ``batch_size`` images per model call at most, as for the perturbed copies (default: the
+    predictor's).
+    """
+    scores = predict_in_batches(predictor, lambda a, b: images[a:b], len(images), batch_size=batch_size,
+                                output=output)
     return scores, predictor.resolve_targets(targets, scores, top_labels)
 
 

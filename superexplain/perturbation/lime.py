@@ -147,7 +147,7 @@ def run_lime(predictor, images: np.ndarray, *, targets: Any = None, top_labels: 
     size = batch_size or predictor.batch_size
     target_lists: list[list[int]] = []
     if settings is not None:  # the first round's fit needs the targets
-        _, target_lists = unperturbed_targets(predictor, images, targets, top_labels, output)
+        _, target_lists = unperturbed_targets(predictor, images, targets, top_labels, output, batch_size)
 
     # 1. per image: superpixels, hide image and masks, each image from its own generator (or in order)
     prepared = []

@@ -132,7 +132,7 @@ def run_occlusion(predictor, images: np.ndarray, *, targets: Any = None, top_lab
                     target_name=predictor.class_name(target), score=float(scores[0, target]), segments=labels,
                     weights=drops, params=params))
         return explanations
-    _, target_lists = unperturbed_targets(predictor, images, targets, top_labels, output)
+    _, target_lists = unperturbed_targets(predictor, images, targets, top_labels, output, batch_size)
     for index, image in enumerate(images):
         params = {"batch_size": batch_size or predictor.batch_size, "hide_color": describe_hide(hide_color),
                   "seed": seeds[index], "score_kind": score_kind}

@@ -101,7 +101,8 @@ def run_rise(predictor, images: np.ndarray, *, targets: Any = None, top_labels: 
     p_keep = check_float(p_keep, "p_keep", 0.0, 1.0, strict=True)
     generators, seeds = image_random_states(random_state, len(images))
     output, score_kind = predictor.output_for(score)
-    unperturbed, target_lists = unperturbed_targets(predictor, images, targets, top_labels, output)
+    unperturbed, target_lists = unperturbed_targets(predictor, images, targets, top_labels, output,
+                                                    batch_size)
 
     def job(index: int) -> tuple[Perturbations, np.ndarray]:
         image = images[index]
