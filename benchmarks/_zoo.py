@@ -17,7 +17,7 @@ class Family:
 
     ``min_size`` is the smallest square input it accepts; ``value_range`` is the range of the
     images it expects: ``(0, 255)`` for families whose preprocessing is inside the model
-    (EfficientNet, EfficientNetV2, ConvNeXt, RegNet), else the range of their ``preprocess_input``.
+    (EfficientNet, EfficientNetV2, ConvNeXt, MobileNetV3), else the range of their ``preprocess_input``.
     """
 
     name: str
@@ -42,8 +42,8 @@ FAMILIES = [
     *[Family(f"EfficientNetB{i}", 32, _RAW) for i in range(8)],
     *[Family(f"EfficientNetV2{v}", 32, _RAW) for v in ("B0", "B1", "B2", "B3", "S")],
     Family("ConvNeXtTiny", 32, _RAW), Family("ConvNeXtSmall", 32, _RAW),
-    Family("RegNetX002", 32, _RAW), Family("RegNetY002", 32, _RAW),
 ]
+# RegNet, which tf.keras 2 had, is not in Keras 3's keras.applications (3.15 checked).
 _BY_NAME = {family.name: family for family in FAMILIES}
 
 #: One member of each architecture idea, for the default (CI) test run: depthwise + squeeze-excite +

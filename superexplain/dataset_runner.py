@@ -406,7 +406,8 @@ def explain_dataset(model: Any, images: Any, method: str = "gradcam", *, out: st
     verbose : int or bool
         1: a progress bar over images; 2: also Ray's own logs and bars.
     **method_options
-        Passed to the method (``layer=``, ``num_samples=``, ``class_names=``, ...).
+        Passed to the method (``layer=``, ``num_samples=``, ``class_names=``, ...); ``output=`` picks
+        one of a multi-output model's outputs, as in :func:`superexplain.explain`.
 
     Returns
     -------
@@ -462,14 +463,15 @@ def explain_dataset(model: Any, images: Any, method: str = "gradcam", *, out: st
     targets = _check_targets(targets, source.length)
     options = jsonable_options(method_options, "method_options")
     class_names = method_options.pop("class_names", None)
+    output = method_options.pop("output", None)  # picks the model's scores, as in explain(); not a method option
     loader = Loader(size=tuple(size) if size else None, preprocess=preprocess)
     os.makedirs(out, exist_ok=True)
     spec, model_class_names = _model_spec(model, backend, out)
     plan = Plan(method, method_options, targets, top_labels, seed, loader,
-                class_names if class_names is not None else model_class_names)
+                class_names if class_names is not None else model_class_names, output)
     # the model is loaded (local) or fingerprinted (Ray) before the run directory is touched, so a
     # refused resume or a model that cannot load leaves the previous run as it was
-    predictor = build_predictor(spec, plan.class_names) if backend == "local" else None
+    predictor = build_predictor(spec, plan.class_names, plan.output) if backend == "local" else None
     settings = {
         "format_version": 1, "method": method, "options": options, "targets": targets, "top_labels": top_labels,
         "random_state": seed, "batch_size": batch_size, "image_size": size,

@@ -395,3 +395,27 @@ def test_demo_writes_figure_grid_and_sanity_summary(tmp_path):
     assert set(record["sanity"]["pointing_game"]) == {"gradcam", "lime", "random"}
     assert set(record["sanity"]["deletion_auc"]) == {"gradcam", "lime", "random"}
     assert "Grad-CAM and LIME agree" in (tmp_path / "demo" / "summary.md").read_text()
+
+
+def test_a_two_output_model_needs_output_and_explains_the_one_named(workspace, tmp_path):
+    import keras
+
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inputs)
+    pooled = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, {"classes": keras.layers.Dense(3, activation="softmax", name="classes")(pooled),
+                                 "box": keras.layers.Dense(4, name="box")(pooled)})
+    path = tmp_path / "two_heads.keras"
+    model.save(path)
+    image = str(workspace / "images" / "a.png")
+    assert_one_line_error(run_cli("explain", str(path), image, "--out", str(tmp_path / "none")),
+                          "2 outputs", "'box'", "'classes'", "output=")
+    out = tmp_path / "picked"
+    result = run_cli("explain", str(path), image, "--output", "classes", "--method", "gradcam", "--format", "npz",
+                     "--out", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    from superexplain import Explanation
+
+    explanation = Explanation.load(next(out.glob("*.npz")))
+    assert explanation.params["layer"] == "conv" and 0 <= explanation.target < 3

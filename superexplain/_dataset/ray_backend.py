@@ -41,7 +41,7 @@ class ExplainActor:
                 pass
         from .worker import UnitExplainer, build_predictor
 
-        self.explainer = UnitExplainer(build_predictor(model_spec, plan.class_names), plan)
+        self.explainer = UnitExplainer(build_predictor(model_spec, plan.class_names, plan.output), plan)
 
     def __call__(self, batch: dict) -> dict:
         import numpy as np

@@ -50,7 +50,7 @@ def is_factory(model: Any) -> bool:
                    for p in parameters)
 
 
-def build_predictor(model_spec: tuple, class_names: Any = None):
+def build_predictor(model_spec: tuple, class_names: Any = None, output: Any = None):
     """A Predictor from a model spec: ("object", model), ("path", path), ("bytes", data, suffix), ("factory", fn)."""
     from ..models import as_predictor
 
@@ -70,7 +70,7 @@ def build_predictor(model_spec: tuple, class_names: Any = None):
             raise TypeError("the model factory returned None; it must return a Keras model or a callable")
     else:  # pragma: no cover - specs are built by explain_dataset
         raise ValueError(f"unknown model spec {kind!r}")
-    return as_predictor(model, class_names=class_names)
+    return as_predictor(model, class_names=class_names, output=output)
 
 
 #: Config keys that do not change what a model computes, or that change with the process or the way the
@@ -164,6 +164,7 @@ class Plan:
     random_state: int
     loader: Loader
     class_names: Any = None
+    output: Any = None  # which of several model outputs holds the class scores
     deterministic: bool = field(init=False)
 
     def __post_init__(self) -> None:

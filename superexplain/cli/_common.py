@@ -84,7 +84,7 @@ def common_options() -> argparse.ArgumentParser:
 
 
 def model_input_options() -> argparse.ArgumentParser:
-    """Options for reading images into a model: --size, --preprocess, --labels, --batch-size."""
+    """Options for reading images into a model: --size, --preprocess, --labels, --output, --batch-size."""
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("model input")
     group.add_argument("--size", metavar="HxW", help="resize images to HxW (default: the model's input size)")
@@ -92,11 +92,18 @@ def model_input_options() -> argparse.ArgumentParser:
                        help="none | unit (x/255) | tf (x/127.5-1) | caffe (BGR minus ImageNet means) | "
                             "torch (x/255, ImageNet mean/std) | module:function, applied to 0..255 RGB pixels")
     group.add_argument("--labels", metavar="FILE", help="class names: one name a line, or a JSON list or dict index -> name")
+    group.add_argument("--output", type=output_arg, metavar="NAME|INDEX",
+                       help="for a model with several outputs: the one holding the class scores, by name or index")
     group.add_argument("--batch-size", type=batch_size_arg, metavar="B",
                        help="images per model call and per explained batch (default: the library's, 64); "
                             "'auto' times the model on the first image at 8 to 256 per call and uses the fastest "
                             "(the choice is reported; pass it as a number to repeat a run bit for bit)")
     return parent
+
+
+def output_arg(text: str) -> int | str:
+    """``--output``: an output index (digits) or an output name."""
+    return int(text) if text.isdigit() else text
 
 
 #: ``--batch-size auto``: measure the fastest model batch size instead of giving one.

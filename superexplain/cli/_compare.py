@@ -85,7 +85,7 @@ def run(args: argparse.Namespace, summary) -> None:
     target = parse_targets(args.target)
     class_names = check_inputs(args.images, args.labels, target)
     with summary.timed("load_model"):
-        predictor = as_predictor(load_model(args.model, args.debug), class_names=class_names,
+        predictor = as_predictor(load_model(args.model, args.debug), class_names=class_names, output=args.output,
                                  batch_size=model_batch_size(args.batch_size))
     check_target_names(target, predictor.class_names)
     inputs = read_all_inputs(args.images, predictor.input_shape, args.size, args.preprocess)

@@ -228,7 +228,8 @@ def run(args: argparse.Namespace, summary) -> None:
         return
     with summary.timed("load_model"):
         model = load_model(args.model, args.debug)
-        predictor = as_predictor(model, class_names=class_names, batch_size=model_batch_size(args.batch_size))
+        predictor = as_predictor(model, class_names=class_names, output=args.output,
+                                 batch_size=model_batch_size(args.batch_size))
     check_target_names(target, predictor.class_names)
     verbose = 0 if args.quiet else 1
     seed = resolve_seed(args.seed, "--seed")  # None: one fresh seed for the whole run, recorded in the outputs
@@ -303,6 +304,8 @@ def run_on_ray(args: argparse.Namespace, summary, formats: list, target: list | 
         target = target[0] if len(target) == 1 else targets_for(target, len(paths))
     if class_names is not None:
         options = dict(options, class_names=class_names)
+    if args.output is not None:
+        options = dict(options, output=args.output)
     verbose = 0 if args.quiet else 1
     with summary.timed("explain"):
         result = superexplain.explain_dataset(

@@ -77,7 +77,8 @@ def run(args: argparse.Namespace, summary) -> None:
     class_names = check_inputs(args.images, args.labels)
     with summary.timed("load_model"):
         model = load_model(args.model, args.debug)
-        predictor = as_predictor(model, class_names=class_names, batch_size=model_batch_size(args.batch_size))
+        predictor = as_predictor(model, class_names=class_names, output=args.output,
+                                 batch_size=model_batch_size(args.batch_size))
     inputs = read_all_inputs(args.images, predictor.input_shape, args.size, args.preprocess)
     predictor = tune_batch_size(predictor, args.batch_size, inputs.inputs[0], summary)
     verbose = 0 if args.quiet else 1
