@@ -618,3 +618,21 @@ def test_a_second_writer_on_the_same_directory_is_refused(demo_model, images, lo
 def test_open_refuses_a_directory_that_is_not_a_run(tmp_path):
     with pytest.raises(ValueError, match="run.json"):
         DatasetResult.open(tmp_path)
+
+
+def test_output_picks_one_of_several_model_outputs(keras, tmp_path, rng):
+    keras.utils.set_random_seed(4)
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inputs)
+    pooled = keras.layers.GlobalAveragePooling2D()(x)
+    classes = keras.layers.Dense(3, activation="softmax", name="classes")(pooled)
+    two_heads = keras.Model(inputs, {"classes": classes, "box": keras.layers.Dense(4, name="box")(pooled)})
+    single = keras.Model(inputs, classes)
+    images = rng.random((3, 16, 16, 3)).astype("float32")
+    with pytest.raises(ValueError, match=r"2 outputs.*output="):
+        explain_dataset(two_heads, images, "gradcam", out=tmp_path / "none", verbose=0)
+    result = explain_dataset(two_heads, images, "gradcam", out=tmp_path / "picked", output="classes", verbose=0)
+    expected = superexplain.explain(single, images, method="gradcam", verbose=0)
+    for explanation, reference in zip(result.explanations(), expected):
+        assert explanation.target == reference.target
+        np.testing.assert_allclose(explanation.feature_map, reference.feature_map, rtol=1e-6, atol=1e-9)

@@ -138,8 +138,9 @@ def _check_other_methods(name: str, shape: str) -> None:
                             ("lime", {"num_samples": 64}), ("kernelshap", {"num_samples": 64}),
                             ("occlusion", {}), ("rise", {"num_masks": 32})):
         if method in ("lime", "kernelshap", "occlusion"):
-            side = image.shape[0] // 4
-            options["segments"] = np.arange(16).reshape(4, 4).repeat(side, axis=0).repeat(side, axis=1)
+            side = -(-image.shape[0] // 4)  # a 4x4 grid, cropped to sides that 4 does not divide (107)
+            grid = np.arange(16).reshape(4, 4).repeat(side, axis=0).repeat(side, axis=1)
+            options["segments"] = grid[:image.shape[0], :image.shape[1]]
         explanation = superexplain.explain(model, image, method=method, random_state=0, verbose=0, **options)
         assert np.all(np.isfinite(explanation.heatmap)), method
     if name.startswith(NOT_RELU):
