@@ -75,8 +75,8 @@ def token_grid(tokens: int | None) -> tuple[int, int] | None:
     return None
 
 
-def tokens_to_grid(values: np.ndarray, reshape: Callable | None = None) -> tuple[np.ndarray, str]:
-    """Tokens (..., tokens, c) as a grid (..., h, w, c), and how it was done (for ``params``).
+def tokens_to_grid(values: np.ndarray, reshape: Callable | None = None) -> np.ndarray:
+    """Tokens (..., tokens, c) as a grid (..., h, w, c).
 
     Without ``reshape`` the token count must be a square grid, optionally after one leading class
     token, which is dropped. ``reshape`` maps an array (M, tokens, c) to (M, h, w, c) for any other layout.
@@ -89,15 +89,14 @@ def tokens_to_grid(values: np.ndarray, reshape: Callable | None = None) -> tuple
         if grid.ndim != 4 or grid.shape[0] != flat.shape[0] or grid.shape[-1] != channels:
             raise ValueError(f"reshape must map tokens (M, {tokens}, {channels}) to a grid (M, h, w, {channels}); "
                              f"it returned shape {grid.shape}")
-        return grid.reshape(lead + grid.shape[1:]), "reshape= callable"
+        return grid.reshape(lead + grid.shape[1:])
     found = token_grid(tokens)
     if found is None:
         raise ValueError(f"the layer outputs {tokens} tokens, not a square grid (with or without one class token); "
                          "pass reshape= a function mapping (M, tokens, c) to (M, h, w, c)")
     side, leading = found
     grid = flat[:, leading:].reshape((-1, side, side, channels))
-    how = f"{side}x{side} token grid" + (", class token dropped" if leading else "")
-    return grid.reshape(lead + grid.shape[1:]), how
+    return grid.reshape(lead + grid.shape[1:])
 
 
 def graph_of(model):

@@ -90,8 +90,8 @@ def _run_cam(method: str, predictor, images: np.ndarray, *, targets: Any = None,
             activations, scores, gradients, resolved_targets = (
                 t.numpy() for t in graph.gradients(as_float_input(chunk, predictor.keras_model), encoded[start:start + size]))
             if resolved.is_tokens:
-                activations, _ = tokens_to_grid(activations, reshape)
-                gradients, _ = tokens_to_grid(gradients, reshape)
+                activations = tokens_to_grid(activations, reshape)
+                gradients = tokens_to_grid(gradients, reshape)
             maps = combine(activations, gradients)
             if relu:
                 maps = np.maximum(maps, 0.0)

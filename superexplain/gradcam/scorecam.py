@@ -139,7 +139,7 @@ def run_scorecam(predictor, images: np.ndarray, *, targets: Any = None, top_labe
         for index, image in enumerate(images):
             activations, scores = (t.numpy() for t in graph.forward(as_float_input(image[None], predictor.keras_model)))
             if resolved.is_tokens:
-                activations, _ = tokens_to_grid(activations, reshape)
+                activations = tokens_to_grid(activations, reshape)
             activations, scores = activations[0], scores[0]
             order = np.argsort(-scores, kind="stable")
             wanted = [int(order[-t - 1]) if t < 0 else int(t) for t in encoded[index, :counts[index]]]
