@@ -57,7 +57,7 @@ def run(quick: bool = False) -> str:
     import ray
 
     import superexplain
-    from superexplain._dataset.ray_backend import _start
+    from superexplain.runner.ray_backend import _start
     from superexplain.datasets import load_demo_model, make_shapes
 
     lime_samples = 50 if quick else 1000

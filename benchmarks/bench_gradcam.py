@@ -70,7 +70,7 @@ def _tf_keras_vis(model, layer_name, images, repeat):
 def _bench_model(label, model, layer_name, images, batch, recipe_images, repeat):
     import tensorflow as tf
 
-    from superexplain.explain import method_function
+    from superexplain.registry import method_function
     from superexplain.models import as_predictor
 
     predictor = as_predictor(model)

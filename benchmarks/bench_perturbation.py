@@ -55,7 +55,7 @@ def _overhead_row(name, model, image, num_samples, rounds, predict_rounds, warmu
 
     import superexplain
     from superexplain.models import as_predictor
-    from superexplain.perturbation._masking import SegmentMasker
+    from superexplain.perturbation.masking import SegmentMasker
     from superexplain.perturbation._hide import hide_image
     from superexplain.perturbation.samplers import paired_masks
     from superexplain.segmentation import segment
@@ -150,7 +150,7 @@ def _masking_row(name, image, num_samples=1000, batch_size=64):
 
 # ---------------------------------------------------------------------- samples to a stable top-5
 def _masker(image, segments):
-    from superexplain.perturbation._masking import SegmentMasker
+    from superexplain.perturbation.masking import SegmentMasker
     from superexplain.perturbation._hide import hide_image
 
     return SegmentMasker(image, segments, hide_image(image, segments, "mean"))
@@ -167,7 +167,7 @@ def _references(predictor, image, segments, target, outputs, num_samples, seed=1
 
     Returns {output: (coef, coef_se)}.
     """
-    from superexplain.perturbation._engine import score_masks
+    from superexplain.perturbation.engine import score_masks
     from superexplain.perturbation.samplers import draw_masks
 
     sample = draw_masks("bernoulli", np.random.default_rng(seed), num_samples, int(segments.max()) + 1)
@@ -182,7 +182,7 @@ def _references(predictor, image, segments, target, outputs, num_samples, seed=1
 
 def _ours_prefix_weights(predictor, image, segments, target, output, sampler, seed, grid):
     """The weights after each prefix of one run: by prefix consistency, equal to runs with num_samples=n."""
-    from superexplain.perturbation._engine import score_masks
+    from superexplain.perturbation.engine import score_masks
     from superexplain.perturbation.samplers import draw_masks
 
     sample = draw_masks(sampler, np.random.default_rng(seed), max(grid), int(segments.max()) + 1)

@@ -70,7 +70,7 @@ def _demo_sensitivity(model, images, segments, explanations, settings, figures):
                                      random_state=i))
     ns = results[0].ns
     per_method = {m: np.stack([r.correlations[m] for r in results]) for m in chosen}
-    from superexplain.metrics._results import SensitivityResult
+    from superexplain.metrics.results import SensitivityResult
 
     pooled = SensitivityResult(ns=ns, per_method=per_method, single_image=False,
                                num_features=[r.num_features for r in results], params=results[0].params)

@@ -138,7 +138,7 @@ def _gradcam_profile(model, layer: str, images: np.ndarray, ours_s: float) -> st
     from superexplain.gradcam.layers import resolve_layer
     from superexplain.gradcam.methods import encode_targets
     from superexplain.models import as_predictor
-    from superexplain.models._keras import as_float_input
+    from superexplain.models.keras_model import as_float_input
 
     predictor = as_predictor(model)
     graph, _ = cam_graph(predictor, resolve_layer(model, layer), "logit")  # the graph ours cached on the model
@@ -166,7 +166,7 @@ def _lime(model, image: np.ndarray, samples: int, rounds: int) -> dict:
     import superexplain
     from superexplain.models import as_predictor
     from superexplain.perturbation._hide import hide_image
-    from superexplain.perturbation._masking import SegmentMasker
+    from superexplain.perturbation.masking import SegmentMasker
     from superexplain.perturbation.samplers import draw_masks
     from superexplain.segmentation import segment
 
@@ -222,9 +222,9 @@ def _lime_profile(model, image: np.ndarray, samples: int, pick: int, ours_s: flo
     """Ours' steps outside the model, timed alone with ours' defaults; the rest is model calls and batching."""
     from superexplain._memory import aligned_empty
     from superexplain.models import as_predictor
-    from superexplain.perturbation._engine import resolve_segments
+    from superexplain.perturbation.engine import resolve_segments
     from superexplain.perturbation._hide import hide_image
-    from superexplain.perturbation._masking import SegmentMasker
+    from superexplain.perturbation.masking import SegmentMasker
     from superexplain.perturbation.lime import _fit_targets
     from superexplain.perturbation.samplers import draw_masks
     from superexplain.perturbation.surrogate import one_blas_thread

@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "Explanation": "superexplain.explanation:Explanation",
     "explain": "superexplain.explain:explain",
-    "available_methods": "superexplain.explain:available_methods",
+    "available_methods": "superexplain.registry:available_methods",
     "GradCAM": "superexplain.gradcam:GradCAM",
     "LimeImage": "superexplain.perturbation:LimeImage",
     "plot": "superexplain.plotting:plot",
@@ -21,7 +21,7 @@ _PUBLIC = {
     "plot_superpixels_grid": "superexplain.plotting:plot_superpixels_grid",
     "compare": "superexplain.plotting:compare",
     "format_as_image": "superexplain.plotting:format_as_image",
-    "explain_dataset": "superexplain.dataset_runner:explain_dataset",
+    "explain_dataset": "superexplain.runner:explain_dataset",
     "segmentation": "superexplain.segmentation:",
     "metrics": "superexplain.metrics:",
     "sanity": "superexplain.sanity:",

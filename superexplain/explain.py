@@ -1,61 +1,23 @@
-"""`explain(model, image, method=...)`: one entry point that looks a method up in a registry and dispatches.
+"""`explain(model, image, method=...)`: one entry point that looks a method up in the registry and dispatches.
 
 A method is a function ``run(predictor, images, *, targets, top_labels, random_state, verbose,
 **options) -> list[Explanation]`` that receives a validated float32 batch (N, H, W, C) and returns
-the explanations image-major, target-minor. Adding a method is one module and one line below.
-``targets`` arrives as a :class:`~superexplain._validation.Named` (the user's ``target`` and its
-name, for error messages) or None: hand it to ``predictor.resolve_targets`` as it is.
+the explanations image-major, target-minor. Adding a method is one module and one entry in
+:mod:`superexplain.registry`.
+``targets`` arrives as a :class:`~superexplain.models.targets.Named` (the user's ``target`` and its
+name, for error messages) or None: hand it to ``predictor.resolve_targets`` (or
+:func:`superexplain.models.targets.resolve_targets`) as it is.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any, Callable
+from typing import Any
 
-from ._validation import Named, check_choice
 from .explanation import Explanation
 from .models import as_predictor
+from .models.targets import Named
+from .registry import method_function
 
-__all__ = ["explain", "METHODS", "available_methods", "method_function"]
-
-#: method name -> "module:function" (imported on first use, so `import superexplain` stays light).
-METHODS: dict[str, str] = {
-    # gradients room
-    "gradcam": "superexplain.gradcam.methods:run_gradcam",
-    "gradcam++": "superexplain.gradcam.methods:run_gradcam_plus_plus",
-    "layercam": "superexplain.gradcam.methods:run_layercam",
-    "scorecam": "superexplain.gradcam.scorecam:run_scorecam",
-    "saliency": "superexplain.gradcam.attributions:run_saliency",
-    "gradient_input": "superexplain.gradcam.attributions:run_gradient_input",
-    "integrated_gradients": "superexplain.gradcam.attributions:run_integrated_gradients",
-    "smoothgrad": "superexplain.gradcam.attributions:run_smoothgrad",
-    "vargrad": "superexplain.gradcam.attributions:run_vargrad",
-    "guided_backprop": "superexplain.gradcam.attributions:run_guided_backprop",
-    # perturbation room
-    "lime": "superexplain.perturbation.lime:run_lime",
-    "kernelshap": "superexplain.perturbation.kernelshap:run_kernelshap",
-    "occlusion": "superexplain.perturbation.occlusion:run_occlusion",
-    "rise": "superexplain.perturbation.rise:run_rise",
-}
-
-
-def available_methods() -> list[str]:
-    """Names accepted by ``explain(..., method=...)`` whose implementation is installed."""
-    names = []
-    for name in METHODS:
-        try:
-            method_function(name)
-        except (ImportError, AttributeError):
-            continue
-        names.append(name)
-    return names
-
-
-def method_function(method: str) -> Callable[..., list[Explanation]]:
-    """The implementation behind a method name."""
-    check_choice(method, "method", list(METHODS))
-    module_name, function_name = METHODS[method].split(":")
-    return getattr(importlib.import_module(module_name), function_name)
-
+__all__ = ["explain"]
 
 def explain(model: Any, image: Any, method: str = "gradcam", target: Any = None, *,
             top_labels: int | None = None, class_names: Any = None, random_state: Any = None,
@@ -73,7 +35,7 @@ def explain(model: Any, image: Any, method: str = "gradcam", target: Any = None,
         list of images, in the model's input space (for a model taking ``uint8``: whole numbers
         in 0..255). See ``batch`` for how a rank-3 array is read.
     method : str
-        One of :data:`METHODS`: ``"gradcam"``, ``"gradcam++"``, ``"layercam"``, ``"scorecam"``,
+        A name of :data:`superexplain.registry.METHODS`: ``"gradcam"``, ``"gradcam++"``, ``"layercam"``, ``"scorecam"``,
         ``"saliency"``, ``"gradient_input"``, ``"integrated_gradients"``, ``"smoothgrad"``,
         ``"vargrad"``, ``"guided_backprop"``, ``"lime"``, ``"kernelshap"``, ``"occlusion"``,
         ``"rise"``.

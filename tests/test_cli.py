@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from superexplain import imageio as _io
+from superexplain import image_files as _io
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUBCOMMANDS = ("demo", "explain", "superpixels", "compare", "sanity")
@@ -286,7 +286,7 @@ def test_explain_on_ray_refuses_to_resume_on_changed_images_until_overwrite(work
 
     import superexplain
     from superexplain import Explanation
-    from superexplain.imageio import find_images
+    from superexplain.image_files import find_images
 
     folder = tmp_path / "images"
     shutil.copytree(workspace / "images", folder)

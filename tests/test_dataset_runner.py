@@ -14,7 +14,7 @@ import pytest
 
 import superexplain
 from superexplain import Explanation
-from superexplain.dataset_runner import DatasetResult, explain_dataset
+from superexplain.runner import DatasetResult, explain_dataset
 
 LIME = {"num_samples": 40, "batch_size": 3}  # units of 3 images whose masked copies share model batches
 
@@ -124,7 +124,7 @@ def test_top_labels_write_one_file_and_line_per_target(demo_model, images, tmp_p
 
 
 def test_local_backend_streams_the_source(demo_model, images, tmp_path, monkeypatch):
-    from superexplain._dataset import index as index_module
+    from superexplain.runner import index as index_module
 
     pulled = []
     seen_at_first_write = []
@@ -179,7 +179,7 @@ class Interrupt(KeyboardInterrupt):
 
 def interrupt_after(monkeypatch, k: int) -> None:
     """Make the index raise (as Ctrl-C would) when the k-th image's lines are about to be written."""
-    from superexplain._dataset import index as index_module
+    from superexplain.runner import index as index_module
 
     original = index_module.RunIndex.append
     calls = {"n": 0}
@@ -511,7 +511,7 @@ def test_corrupt_image_in_a_directory_is_reported_and_the_run_goes_on(demo_model
 # ---------------------------------------------------------------------------------------- ray
 @pytest.fixture(scope="module")
 def ray_started():
-    from superexplain._dataset import ray_backend
+    from superexplain.runner import ray_backend
 
     ray = ray_backend.import_ray()
     started = ray_backend._start(ray, None, 2, 0)  # a local Ray with 2 CPUs, as explain_dataset starts it
@@ -556,7 +556,7 @@ def test_ray_backend_needs_a_model_it_can_ship(images, tmp_path):
 
 
 def test_missing_ray_says_how_to_install_it(images, tmp_path, monkeypatch, demo_model):
-    import superexplain._dataset.ray_backend as ray_backend
+    import superexplain.runner.ray_backend as ray_backend
 
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(ImportError, match=r'pip install "superexplain\[ray\]"'):
@@ -604,7 +604,7 @@ def test_resuming_with_other_settings_is_refused(demo_model, images, local_runs)
 
 
 def test_a_second_writer_on_the_same_directory_is_refused(demo_model, images, local_runs):
-    from superexplain._dataset.index import RunIndex, read_settings
+    from superexplain.runner.index import RunIndex, read_settings
 
     out = local_runs["gradcam"].out
     holder = RunIndex(out, read_settings(out))

@@ -9,7 +9,7 @@ from superexplain import Explanation
 def test_every_registered_method_is_importable():
     import importlib
 
-    registry = importlib.import_module("superexplain.explain").METHODS
+    registry = importlib.import_module("superexplain.registry").METHODS
     assert superexplain.available_methods() == list(registry)
 
 

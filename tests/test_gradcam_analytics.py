@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from superexplain.explain import method_function
+from superexplain.registry import method_function
 from superexplain.models import as_predictor
 
 H = W = 12

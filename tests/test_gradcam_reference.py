@@ -138,7 +138,7 @@ def test_batch_with_mixed_targets_equals_single_calls(nested_model, rng):
     images = rng.random((8, 16, 16, 3)).astype("float32")
     targets = [0, 1, 2, 0, 1, 2, 2, 0]
     for method in ("gradcam", "gradcam++", "layercam"):
-        from superexplain.explain import method_function
+        from superexplain.registry import method_function
 
         run = method_function(method)
         batch = run(predictor, images, targets=targets, layer="c1", relu=False, verbose=0)

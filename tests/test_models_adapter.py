@@ -325,7 +325,7 @@ def test_shape_errors_show_the_shape_the_user_gave(softmax_cnn):
 
 
 def test_target_errors_use_the_name_the_user_gave(softmax_cnn):
-    from superexplain._validation import Named
+    from superexplain.models.targets import Named
 
     predictor = as_predictor(softmax_cnn)
     scores = np.zeros((2, 5))

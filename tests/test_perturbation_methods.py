@@ -11,7 +11,7 @@ from _perturbation_helpers import presence as _presence
 
 import superexplain
 from superexplain.models import as_predictor
-from superexplain.perturbation import predict_in_batches
+from superexplain.models import predict_in_batches
 from superexplain.perturbation.rise import RiseMasks
 
 
@@ -287,7 +287,7 @@ def test_score_perturbations_hands_each_image_its_own_rows():
 
 
 def test_blend_copies_pixels_exactly_into_a_64_byte_aligned_batch():
-    from superexplain.perturbation._masking import blend
+    from superexplain.perturbation.masking import blend
 
     rng = np.random.default_rng(3)
     image = rng.normal(size=(9, 7, 3)).astype(np.float32)
@@ -303,7 +303,7 @@ def test_blend_copies_pixels_exactly_into_a_64_byte_aligned_batch():
 
 
 def test_segment_masker_copies_each_segments_pixels_exactly():
-    from superexplain.perturbation._masking import SegmentMasker
+    from superexplain.perturbation.masking import SegmentMasker
 
     rng = np.random.default_rng(4)
     image = rng.normal(size=(9, 7, 3)).astype(np.float32)
@@ -351,8 +351,8 @@ def test_masked_batches_built_in_place_score_as_fresh_ones():
     # LIME's copies of several images go straight into two reused batch arrays for a Keras model;
     # the scores must equal building each copy on its own and predicting it in its own call
     from superexplain.perturbation import score_perturbations
-    from superexplain.perturbation._engine import masked_copies
-    from superexplain.perturbation._masking import SegmentMasker
+    from superexplain.perturbation.engine import masked_copies
+    from superexplain.perturbation.masking import SegmentMasker
 
     rng = np.random.default_rng(5)
     images = rng.normal(size=(3, 12, 12, 3)).astype(np.float32)
@@ -411,7 +411,7 @@ def test_batches_are_built_ahead_on_a_helper_thread_only_beside_a_gpu_or_a_calla
 
     import tensorflow as tf
 
-    from superexplain.perturbation._engine import build_ahead
+    from superexplain.models.batching import build_ahead
 
     has_gpu = bool(tf.config.list_logical_devices("GPU"))
     keras_predictor = as_predictor(_keras_pixel_model((4, 4, 1)))

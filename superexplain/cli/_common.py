@@ -12,7 +12,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from .. import imageio as _io
+from .. import image_files as _io
 
 __all__ = [
     "Parser",
@@ -306,7 +306,7 @@ def check_inputs(specs: Sequence[str], labels: str | None = None, targets: list 
 
 def check_target_names(targets: list | None, class_names: Sequence[str] | None) -> None:
     """Class names given as --target must be known; say how to give them when the model has none."""
-    from .._validation import check_target
+    from superexplain.models.targets import check_target
 
     names = [t for t in (targets or []) if isinstance(t, str)]
     if names and not class_names:

@@ -286,7 +286,7 @@ def run_on_ray(args: argparse.Namespace, summary, formats: list, target: list | 
     import importlib.util
 
     from ._common import check_model_file
-    from ..imageio import find_images, parse_size, read_image
+    from ..image_files import find_images, parse_size, read_image
 
     if importlib.util.find_spec("ray") is None:
         raise ImportError("--backend ray needs Ray, which is not installed; install it with "

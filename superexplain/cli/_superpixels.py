@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from .. import imageio as _io
+from .. import image_files as _io
 from ._common import parse_list, save_figure, wrap
 
 EXAMPLES = """\

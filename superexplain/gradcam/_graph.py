@@ -18,7 +18,7 @@ class CamGraph:
     def __init__(self, model, resolved: ResolvedLayer, logits: bool, input_shape: tuple, binary: bool) -> None:
         import tensorflow as tf
 
-        from ..models._graph import model_graph
+        from ..models.graph import model_graph
 
         self.resolved = resolved
         self.logits = logits
@@ -44,7 +44,7 @@ class CamGraph:
 
     def _run(self, x):
         """Activations in the model's own dtype (a float16 model stays float16 here) and float32 scores."""
-        from ..models._keras import binary_columns
+        from ..models.keras_model import binary_columns
 
         activations, scores = self._exposed(x, training=False)
         scores = tf_float32(scores)
@@ -90,13 +90,13 @@ class CamGraph:
 
 def cam_graph(predictor, resolved: ResolvedLayer, score: str) -> tuple[CamGraph, str]:
     """The cached :class:`CamGraph` for ``predictor``'s model, the layer and the score; and the score kind."""
-    from ..models import _keras
+    from ..models.cache import compiled
 
     _, kind = predictor.score_function(score)  # raises the TypeError for plain callables
     model = predictor.keras_model
     logits = score == "logit" and predictor.has_logits
     key = ("cam-graph", tuple(id(layer) for layer in resolved.path), resolved.name, kind)
-    graph = _keras.compiled(model, key, lambda: CamGraph(model, resolved, logits, predictor.input_shape,
+    graph = compiled(model, key, lambda: CamGraph(model, resolved, logits, predictor.input_shape,
                                                          predictor.binary))
     return graph, kind
 

@@ -58,7 +58,7 @@ def unsupported_nonlinearities(model: Any) -> list[tuple[str, str]]:
     The output layer's own softmax/sigmoid is not counted: guided backpropagation explains the
     logit before it.
     """
-    from ..models._graph import model_graph, traceable
+    from ..models.graph import model_graph, traceable
 
     if not traceable(model):
         return []

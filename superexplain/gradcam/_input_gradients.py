@@ -5,14 +5,15 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..models.cache import compiled
+
 __all__ = ["input_gradient_function", "input_gradients", "sync_guided"]
 
 
 def _guided_model(model: Any) -> tuple[Any, int]:
-    from ..models import _keras
     from ._guided import guided_copy
 
-    return _keras.compiled(model, ("guided_copy",), lambda: guided_copy(model))
+    return compiled(model, ("guided_copy",), lambda: guided_copy(model))
 
 
 def input_gradient_function(predictor: Any, score: str = "logit", guided: bool = False) -> tuple[Callable, str, int]:
@@ -26,7 +27,6 @@ def input_gradient_function(predictor: Any, score: str = "logit", guided: bool =
     the model with rectified ReLU gradients (its weights are synced by :func:`input_gradients`).
     A plain callable raises TypeError (from ``predictor.score_function``).
     """
-    from ..models import _keras
 
     _, kind = predictor.score_function(score)  # raises TypeError for plain callables
     model = predictor.keras_model
@@ -57,7 +57,7 @@ def input_gradient_function(predictor: Any, score: str = "logit", guided: bool =
 
         return tf.function(gradients, input_signature=specs, reduce_retracing=True)
 
-    return _keras.compiled(model, ("input_gradients", score, bool(guided)), build), kind, guided_relus
+    return compiled(model, ("input_gradients", score, bool(guided)), build), kind, guided_relus
 
 
 def input_gradients(function: Callable, predictor: Any, images: np.ndarray,
@@ -75,7 +75,7 @@ def input_gradients(function: Callable, predictor: Any, images: np.ndarray,
     >>> grads.shape
     (3, 2, 2, 1)
     """
-    from ..models import _keras
+    from ..models import keras_model as _keras
 
     batch = _keras.as_float_input(np.ascontiguousarray(images, dtype=np.float32), predictor.keras_model)
     scores, grads = function(batch, np.asarray(targets, dtype=np.int32))
@@ -112,7 +112,7 @@ def accumulate_attributions(predictor: Any, images: np.ndarray, jobs: list[tuple
     variance over groups (float64 arrays).
     """
     from .._progress import progress
-    from ..models import _keras
+    from ..models import keras_model as _keras
 
     function, _, _ = input_gradient_function(predictor, score, guided)
     call = function.get_concrete_function()  # skips the per-call signature matching of tf.function

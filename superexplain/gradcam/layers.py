@@ -100,8 +100,8 @@ def tokens_to_grid(values: np.ndarray, reshape: Callable | None = None) -> np.nd
 
 
 def graph_of(model):
-    """The replayed graph of ``model`` (see :mod:`superexplain.models._graph`), or None where it cannot be traced."""
-    from ..models._graph import model_graph, traceable
+    """The replayed graph of ``model`` (see :mod:`superexplain.models.graph`), or None where it cannot be traced."""
+    from ..models.graph import model_graph, traceable
 
     return model_graph(model) if traceable(model) else None
 
@@ -128,7 +128,7 @@ def _is_spatial(shape: tuple) -> bool:
 
 
 def _is_leaf(path: tuple) -> bool:
-    from ..models._graph import traceable
+    from ..models.graph import traceable
 
     return not traceable(path[-1])
 

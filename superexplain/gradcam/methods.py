@@ -7,6 +7,7 @@ import numpy as np
 
 from .._progress import progress
 from .._validation import check_choice, check_int, describe, resolve_seed
+from ..models.targets import resolve_targets
 from ..explanation import Explanation
 from . import _cam
 from ._graph import cam_graph
@@ -36,14 +37,7 @@ def encode_targets(predictor, n_images: int, targets: Any, top_labels: Any) -> t
     num_classes = predictor.num_classes
     if num_classes is None:
         raise ValueError("the model's number of classes is unknown (its output shape is not defined)")
-    if top_labels is not None:
-        if targets is not None:
-            raise ValueError("give either targets (target=) or top_labels, not both")
-        k = check_int(top_labels, "top_labels", 1, num_classes)
-        return np.tile(-np.arange(1, k + 1, dtype=np.int32), (n_images, 1)), [k] * n_images
-    if targets is None:
-        return np.full((n_images, 1), -1, dtype=np.int32), [1] * n_images
-    rows = predictor.resolve_targets(targets, np.zeros((n_images, num_classes), np.float32), None)
+    rows = resolve_targets(targets, num_classes, predictor.class_names, n_images=n_images, top_labels=top_labels)
     width = max(len(row) for row in rows)
     encoded = np.array([row + [row[0]] * (width - len(row)) for row in rows], dtype=np.int32)
     return encoded, [len(row) for row in rows]
@@ -69,7 +63,7 @@ def _check_batch_size(batch_size: Any) -> int:
 def _run_cam(method: str, predictor, images: np.ndarray, *, targets: Any = None, top_labels: Any = None,
              random_state: Any = None, verbose: Any = 1, layer: Any = None, score: str = "logit",
              relu: bool = True, batch_size: Any = None, reshape: Any = None) -> list[Explanation]:
-    from ..models._keras import as_float_input
+    from ..models.keras_model import as_float_input
 
     check_choice(score, "score", ("logit", "probability"))
     relu = check_relu(relu)

@@ -116,8 +116,8 @@ def run_scorecam(predictor, images: np.ndarray, *, targets: Any = None, top_labe
     >>> e.params["score_kind"]
     'probability'
     """
-    from ..models._keras import as_float_input
-    from ..perturbation._engine import predict_in_batches
+    from ..models.keras_model import as_float_input
+    from ..models.batching import predict_in_batches
     from .methods import encode_targets, layer_params
 
     check_choice(score, "score", ("logit", "probability"))

@@ -103,8 +103,8 @@ def score_masks(predictor, image: np.ndarray, labels: np.ndarray, keep: np.ndarr
     scored by the perturbation engine, ``batch_size`` at a time (default: the predictor's), so
     memory stays bounded whatever M is.
     """
-    from ..perturbation._masking import SegmentMasker
-    from ..perturbation._engine import score_masks as score_engine_masks
+    from ..perturbation.masking import SegmentMasker
+    from ..perturbation.engine import score_masks as score_engine_masks
 
     # the user's batch_size is a memory bound (a 224x224 model's batch of 256 takes gigabytes): never raised
     size = predictor.batch_size if batch_size is None else check_int(batch_size, "batch_size", 1)

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_images, check_target, describe
+from .._validation import check_images, describe
+from ..models.targets import check_target
 from ..explanation import Explanation, ExplanationFileError
 
 __all__ = ["Item", "resolve_items", "dataset_pairs", "resolve_target"]
@@ -59,7 +60,7 @@ def dataset_pairs(dataset: Any) -> list[tuple[np.ndarray, Explanation]]:
         if not os.path.isdir(path):
             raise ValueError(f"a dataset given as a path must be a directory of Explanation files; got {path!r}")
         if os.path.exists(os.path.join(path, "run.json")):  # an explain_dataset output: read it through its index
-            from ..dataset_runner import DatasetResult
+            from ..runner import DatasetResult
 
             return dataset_pairs(DatasetResult.open(path))
         files = sorted(glob.glob(os.path.join(path, "**", "*.npz"), recursive=True))

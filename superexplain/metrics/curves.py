@@ -11,7 +11,7 @@ from ..models import as_predictor
 from ._features import attribution_density, blurred, feature_attributions, feature_labels, \
     score_masks, substrate_image
 from ._inputs import resolve_items, resolve_target
-from ._results import CurveResult
+from .results import CurveResult
 
 __all__ = ["deletion", "insertion", "relevance_order"]
 

@@ -11,7 +11,7 @@ from ..models import as_predictor
 from ._features import attribution_density, feature_attributions, feature_labels
 from ._inputs import resolve_items, resolve_target
 from .curves import relevance_order
-from ._results import RoadResult
+from .results import RoadResult
 
 __all__ = ["road", "noisy_linear_impute"]
 

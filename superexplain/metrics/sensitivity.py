@@ -11,7 +11,7 @@ from ..models import as_predictor
 from ._features import attribution_density, feature_attributions, feature_labels, score_masks, \
     substrate_image
 from ._inputs import resolve_items, resolve_target
-from ._results import SensitivityResult
+from .results import SensitivityResult
 
 __all__ = ["sensitivity_n", "default_ns"]
 

@@ -1,11 +1,13 @@
-"""The model adapter: everything the methods need from a model, behind one `Predictor`."""
+"""The model adapter: everything the methods need from a model, behind one `Predictor`, and the one batch loop."""
 from .adapter import Predictor, as_predictor
+from .batching import build_ahead, fastest_batch_size, predict_in_batches, run_in_batches
 
-__all__ = ["Predictor", "as_predictor", "load_model"]
+__all__ = ["Predictor", "as_predictor", "load_model", "predict_in_batches", "run_in_batches", "build_ahead",
+           "fastest_batch_size"]
 
 
 def load_model(path):
     """Load a ``.keras``/``.h5`` file or a SavedModel directory as a Keras model (no compile)."""
-    from ._keras import load_model as _load
+    from .keras_model import load_model as _load
 
     return _load(path)

@@ -7,42 +7,15 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._memory import aligned_empty
-from .._progress import progress
-from .._validation import check_choice, check_images, check_int, check_target, describe
+from .cache import compiled
+from .._validation import check_choice, check_images, check_int, describe
+from .targets import normalise_class_names, resolve_targets
 
 __all__ = ["Predictor", "as_predictor"]
 
 DEFAULT_BATCH_SIZE = 64
 #: Class names of a binary classifier with one sigmoid output, unless the user names them.
 BINARY_CLASS_NAMES = ("positive", "negative")
-
-
-def _normalise_class_names(class_names: Any) -> list[str] | None:
-    if class_names is None:
-        return None
-    if isinstance(class_names, Mapping):
-        try:
-            indices = [int(k) for k in class_names]
-        except (TypeError, ValueError):
-            raise TypeError("class_names as a dict must map int class indices to names") from None
-        if not indices or min(indices) < 0:
-            raise ValueError(f"class_names dict must have non-negative int keys; got {sorted(indices)[:5]}")
-        names = [f"class_{i}" for i in range(max(indices) + 1)]
-        for key, value in class_names.items():
-            names[int(key)] = str(value)
-        return names
-    if isinstance(class_names, (str, bytes)) or not isinstance(class_names, Sequence):
-        raise TypeError(f"class_names must be a list of names or a dict index -> name; got {describe(class_names)}")
-    names = [str(name) for name in class_names]
-    if len(set(names)) != len(names):
-        raise ValueError("class_names must be unique")
-    return names
-
-
-#: Images each timing of Predictor.fastest_batch_size covers at least: one call of 8 images is a
-#: burst, short enough to run faster per image than the same size does over a whole run.
-_MIN_TIMED_IMAGES = 64
 
 
 class Predictor:
@@ -65,12 +38,12 @@ class Predictor:
 
     def __init__(self, model: Any, class_names: Any = None, batch_size: int | None = None,
                  output: Any = None) -> None:
-        from . import _keras
+        from . import keras_model as _keras
 
         self.batch_size = DEFAULT_BATCH_SIZE if batch_size is None else check_int(batch_size, "batch_size", 1)
         if class_names is None:  # models may carry their own names (the bundled demo model does)
             class_names = getattr(model, "class_names", None)
-        self.class_names = _normalise_class_names(class_names)
+        self.class_names = normalise_class_names(class_names)
         self._logits_note = ""
         self._num_classes: int | None = None
         self.selected_output = output
@@ -83,7 +56,7 @@ class Predictor:
             self.function: Callable | None = None
             self.input_shape = _keras.model_input_shape(model) or (None, None, None)
             # built once per model (it creates a Keras graph for the logits), then reused
-            self.output_activation, self._logits_fn, self._logits_note = _keras.compiled(
+            self.output_activation, self._logits_fn, self._logits_note = compiled(
                 model, "split_output_activation", lambda: _keras.split_output_activation(model))
             try:
                 shape = tuple(model.outputs[0].shape)
@@ -172,7 +145,7 @@ class Predictor:
         height, width, channels = self.input_shape
         dtype = None
         if self.keras_model is not None:
-            from ._keras import input_dtype
+            from .keras_model import input_dtype
 
             dtype = input_dtype(self.keras_model)
         array, single = check_images(images, name, channels=(channels,) if channels else None, batch=batch,
@@ -186,7 +159,7 @@ class Predictor:
 
     # ------------------------------------------------------------------ prediction
     def _compiled(self, output: str) -> Callable:
-        from . import _keras
+        from . import keras_model as _keras
 
         model = self.keras_model
         height, width, channels = self.input_shape
@@ -198,11 +171,17 @@ class Predictor:
             spec = tf.TensorSpec([None, height, width, channels], _keras.input_dtype(model))
             return tf.function(fn, input_signature=[spec], reduce_retracing=True)
 
-        return _keras.compiled(model, ("predict", output, self.binary), build)
+        return compiled(model, ("predict", output, self.binary), build)
 
-    def _run(self, batch: np.ndarray, output: str, batch_index: int) -> np.ndarray:
+    def score_batch(self, batch: np.ndarray, output: str = "output", batch_index: int = 0) -> np.ndarray:
+        """The model's scores for one float32 batch (N, H, W, C) built from validated images: one model call.
+
+        The scores are checked (shape (N, classes), numeric, finite, the same class count as
+        before); errors name the batch by ``batch_index``. :func:`~superexplain.models.batching.predict_in_batches`
+        calls this for each batch; call that, or :meth:`predict`, to score more images than one call should take.
+        """
         if self.keras_model is not None:
-            from . import _keras
+            from . import keras_model as _keras
 
             scores = self._compiled(output)(_keras.as_float_input(batch, self.keras_model)).numpy()
         else:
@@ -288,54 +267,15 @@ class Predictor:
             batch, _ = self.check_images(images)
         else:
             batch = np.asarray(images, dtype=np.float32)
-        size = self.batch_size if batch_size is None else check_int(batch_size, "batch_size", 1)
-        chunks = []
-        starts = range(0, batch.shape[0], size)
-        with progress(len(starts), "predict", verbose) as bar:
-            for index, start in enumerate(starts):
-                chunks.append(self._run(batch[start:start + size], output, index))
-                bar.update()
-        return np.concatenate(chunks, axis=0)
+        from .batching import predict_in_batches
+
+        return predict_in_batches(self, lambda start, stop: batch[start:stop], batch.shape[0], batch_size=batch_size,
+                                  output=output, verbose=verbose, desc="predict")
 
     def fastest_batch_size(self, images: Any = None, candidates: Sequence[int] = (8, 16, 32, 64, 128, 256),
                            output: str = "output", repeat: int = 2) -> int:
-        """Time the model at each candidate batch size and return the one fastest per image.
-
-        The best batch size differs by model and machine (measured on 2-core CPUs: 64 to 256 for
-        the 64x64 demo CNN, 8 to 32 for MobileNetV2 at 224x224), so it is measured rather than
-        guessed. Pass the result on (``as_predictor(model, batch_size=...)``
-        or a method's ``batch_size``) rather than tuning inside every run: a model's float32 scores
-        can change in the last bit with the batch shape, and a fixed batch size keeps a seed's
-        explanation bit-identical from run to run.
-
-        Parameters
-        ----------
-        images : array_like, optional
-            An image or a batch to time on, repeated to fill the largest batch. Default: uniform
-            random values (seed 0) at the model's input shape; required where the shape is unknown
-            (a plain callable, or a Keras model with free spatial dimensions).
-        candidates : sequence of int
-            Batch sizes to try.
-        output : {"output", "logits"}
-            Which compiled function to time (as for :meth:`predict`).
-        repeat : int
-            Timings per candidate, after one untimed warm-up call each (the first call at a new
-            shape sets up its kernels). A timing covers at least 64 images, in several calls for
-            sizes below 64, and a candidate's time per image is its fastest timing divided by the
-            images it covered.
-
-        Notes
-        -----
-        Candidates are timed from the smallest up, and the search stops once two in a row are
-        slower per image than the best so far: time per image is, in practice, first falling then
-        rising in the batch size, and the large batches are the costly ones to time. On MobileNetV2
-        at 224x224 on a 2-core CPU it took 3 to 11 s and picked a size within 3% of the best of a
-        full sweep (``benchmarks/RESULTS.md``, 2026-12-02).
-
-        Returns
-        -------
-        int
-            The candidate with the least time per image.
+        """The candidate batch size fastest per image for this model: see
+        :func:`superexplain.models.batching.fastest_batch_size`, which this calls.
 
         Examples
         --------
@@ -345,39 +285,9 @@ class Predictor:
         >>> predictor.fastest_batch_size(np.zeros((4, 4, 3)), candidates=(2, 4)) in (2, 4)
         True
         """
-        import time
+        from .batching import fastest_batch_size
 
-        if not isinstance(candidates, Sequence) or not candidates:
-            raise TypeError(f"candidates must be a non-empty sequence of batch sizes; got {describe(candidates)}")
-        sizes = sorted({check_int(size, "candidates", 1) for size in candidates})
-        repeat = check_int(repeat, "repeat", 1)
-        self.check_output(output)
-        if images is None:
-            if None in self.input_shape:
-                raise ValueError("images must be given to time this model: its input shape is not known "
-                                 f"(got {self.input_shape}); pass an image or a batch like the ones to explain")
-            images = np.random.default_rng(0).random((1,) + tuple(self.input_shape), dtype=np.float32)
-        batch, _ = self.check_images(images)
-        # the images repeated to fill the largest batch, 64-byte aligned as the engine's batches are
-        # (an unaligned batch is copied on its way to TensorFlow, which would tax large sizes)
-        filled = aligned_empty((sizes[-1],) + batch.shape[1:], np.float32)
-        filled[...] = np.resize(batch, filled.shape)
-        per_image: dict[int, float] = {}
-        slower = 0
-        for size in sizes:
-            calls = -(-_MIN_TIMED_IMAGES // size)  # small sizes: several calls, as in a real run
-            self._run(filled[:size], output, 0)  # the first call at a new shape sets up its kernels
-            times = []
-            for _ in range(repeat):
-                start = time.perf_counter()
-                for _ in range(calls):
-                    self._run(filled[:size], output, 0)
-                times.append(time.perf_counter() - start)
-            per_image[size] = min(times) / (calls * size)
-            slower = slower + 1 if per_image[size] > min(per_image.values()) else 0
-            if slower == 2:
-                break
-        return min(per_image, key=per_image.get)
+        return fastest_batch_size(self, images, candidates, output, repeat)
 
     def output_for(self, score: str) -> tuple[str, str]:
         """``score`` -> the ``predict`` output to ask for and the kind of score it gives.
@@ -415,7 +325,7 @@ class Predictor:
             scores, kind = (lambda x: model(x, training=False)), self.score_kind("output")
         if not self.binary:
             return scores, kind
-        from ._keras import binary_columns
+        from .keras_model import binary_columns
 
         column_kind = "logit" if kind == "logit" else "probability"
         return (lambda x: binary_columns(scores(x), column_kind)), kind
@@ -427,38 +337,13 @@ class Predictor:
 
         ``targets``: None (each image's top class, or its ``top_labels`` best), an int or a class
         name for every image, or a sequence with one entry (int, name, or a list of them) per image.
-        ``scores`` are the model's scores for the batch, shape (N, classes). Errors call the
-        argument ``name``, or the name a :class:`~superexplain._validation.Named` ``targets``
+        ``scores`` are the model's scores for the batch, shape (N, classes). The rules are
+        :func:`superexplain.models.targets.resolve_targets`'s. Errors call the
+        argument ``name``, or the name a :class:`~superexplain.models.targets.Named` ``targets``
         carries (``explain`` passes ``Named(target, "target")``).
         """
-        from .._validation import unwrap_named
-
-        targets, name = unwrap_named(targets, name)  # explain(target=...) hands on the user's own name
-        n_images, num_classes = scores.shape
-        if top_labels is not None:
-            if targets is not None:
-                raise ValueError(f"give either {name} or top_labels, not both")
-            k = check_int(top_labels, "top_labels", 1, num_classes)
-            order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-            return [list(map(int, row)) for row in order]
-        if targets is None:
-            return [[int(np.argmax(row))] for row in scores]
-        if isinstance(targets, np.ndarray):
-            targets = targets.tolist()
-        if isinstance(targets, (str, int, np.integer)):
-            index = check_target(targets, num_classes, self.class_names, name)
-            return [[index] for _ in range(n_images)]
-        if not isinstance(targets, Sequence):
-            raise TypeError(f"{name} must be None, an int, a class name, or a list with one entry per image; got {describe(targets)}")
-        if len(targets) != n_images:
-            raise ValueError(f"{name} has {len(targets)} entries but {n_images} image(s) were given; give one per image")
-        resolved = []
-        for i, entry in enumerate(targets):
-            entries = entry if isinstance(entry, (list, tuple, np.ndarray)) else [entry]
-            if len(entries) == 0:
-                raise ValueError(f"{name}[{i}] is empty; give at least one class per image")
-            resolved.append([check_target(e, num_classes, self.class_names, f"{name}[{i}]") for e in entries])
-        return resolved
+        return resolve_targets(targets, scores.shape[1], self.class_names, scores=scores, top_labels=top_labels,
+                               name=name)
 
     def __repr__(self) -> str:
         kind = type(self.keras_model).__name__ if self.keras_model is not None else "callable"
@@ -505,7 +390,7 @@ def as_predictor(model: Any, class_names: Any = None, batch_size: int | None = N
         clone = object.__new__(Predictor)
         clone.__dict__.update(model.__dict__)
         if class_names is not None:
-            clone.class_names = _normalise_class_names(class_names)
+            clone.class_names = normalise_class_names(class_names)
             if clone._num_classes is not None and len(clone.class_names) != clone._num_classes:
                 raise ValueError(
                     f"class_names has {len(clone.class_names)} names but the model outputs {clone._num_classes} classes"

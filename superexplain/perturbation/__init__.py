@@ -1,5 +1,5 @@
 """Perturbation methods on one engine: LIME, KernelSHAP, occlusion and RISE (see docs/perturbation.md)."""
-from ._engine import Perturbations, predict_in_batches, score_perturbations
+from .engine import Perturbations, score_perturbations
 from ._hide import hide_image
 from .lime import LimeImage, run_lime
 from .samplers import bernoulli_masks, orthogonal_masks, paired_masks, shapley_masks
@@ -11,7 +11,6 @@ __all__ = [
     "run_kernelshap",
     "run_occlusion",
     "run_rise",
-    "predict_in_batches",
     "Perturbations",
     "score_perturbations",
     "hide_image",

@@ -8,9 +8,9 @@ import numpy as np
 
 from .._validation import check_float, image_random_states
 from ..explanation import Explanation
-from ._engine import (check_common, first_sample_targets, masked_copies, paint, per_image_segments, resolve_segments,
+from .engine import (check_common, first_sample_targets, masked_copies, paint, per_image_segments, resolve_segments,
                       score_perturbations)
-from ._masking import SegmentMasker
+from .masking import SegmentMasker
 from ._hide import describe_hide, hide_image
 from .samplers import MaskSample, shapley_masks
 from .surrogate import cluster_meat, one_blas_thread

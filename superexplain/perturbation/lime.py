@@ -7,9 +7,9 @@ import numpy as np
 
 from .._validation import check_choice, check_float, check_int, describe, image_random_states
 from ..explanation import Explanation
-from ._engine import (check_common, first_sample_targets, masked_copies, paint, per_image_segments, resolve_segments,
+from .engine import (check_common, first_sample_targets, masked_copies, paint, per_image_segments, resolve_segments,
                       score_masks, score_perturbations, unperturbed_targets)
-from ._masking import SegmentMasker
+from .masking import SegmentMasker
 from ._hide import describe_hide, hide_image
 from .samplers import SAMPLERS, draw_masks
 from .surrogate import FEATURE_SELECTIONS, fit_weighted_ridge, lime_kernel, one_blas_thread, select_features

@@ -7,9 +7,10 @@ import numpy as np
 
 from .._validation import check_int, describe, image_random_states
 from ..explanation import Explanation
-from ._engine import (check_common, first_sample_targets, paint, per_image_segments, predict_in_batches,
+from ..models.batching import predict_in_batches
+from .engine import (check_common, first_sample_targets, paint, per_image_segments,
                       resolve_segments, masked_copies, score_perturbations, unperturbed_targets)
-from ._masking import SegmentMasker, blend
+from .masking import SegmentMasker, blend
 from ._hide import describe_hide, hide_image
 
 __all__ = ["run_occlusion", "window_positions"]

@@ -7,8 +7,8 @@ import numpy as np
 
 from .._validation import check_float, check_int, image_random_states
 from ..explanation import Explanation
-from ._engine import Perturbations, check_common, score_perturbations, unperturbed_targets
-from ._masking import blend
+from .engine import Perturbations, check_common, score_perturbations, unperturbed_targets
+from .masking import blend
 from ._hide import describe_hide, hide_image
 
 __all__ = ["run_rise", "bilinear_matrix", "RiseMasks"]

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..metrics._results import mean_interval
+from ..metrics.results import mean_interval
 
 __all__ = ["RandomizationResult"]
 

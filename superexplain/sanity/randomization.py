@@ -34,7 +34,8 @@ def _explainer(method: Any) -> Callable:
         def run_edge(predictor, images, targets, seed, options):
             return [edge_map(image, target=int(t)).heatmap for image, t in zip(images, targets)]
         return run_edge
-    from ..explain import METHODS, explain
+    from ..explain import explain
+    from ..registry import METHODS
 
     check_choice(method, "method", list(METHODS) + list(CONTROLS))
 

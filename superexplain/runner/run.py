@@ -8,14 +8,16 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._dataset.index import (EXPLANATIONS_DIR, RunIndex, jsonable_options, read_index, read_settings,
+from .index import (EXPLANATIONS_DIR, RunIndex, jsonable_options, read_index, read_settings,
                              temporary_name)
-from ._dataset.sources import STREAM_KINDS, Loader, image_digest, open_source, safe_stem, unit_of
-from ._dataset.worker import (DETERMINISTIC_METHODS, PER_IMAGE_SEED_METHODS, Plan, UnitExplainer, build_predictor,
+from .sources import STREAM_KINDS, Loader, image_digest, open_source, safe_stem, unit_of
+from .worker import (Plan, UnitExplainer, build_predictor,
                               is_factory, model_fingerprint)
-from ._progress import progress
-from ._validation import check_choice, check_int, describe, resolve_seed
-from .explanation import Explanation, ExplanationFileError
+from .._progress import progress
+from .._validation import check_choice, check_int, describe, resolve_seed
+from ..explanation import Explanation, ExplanationFileError
+from ..models.targets import check_target_spec
+from ..registry import method_info
 
 __all__ = ["explain_dataset", "DatasetResult"]
 
@@ -137,8 +139,8 @@ def _fingerprint(model: Any, predictor: Any) -> dict:
     itself, to fingerprint the model as it is now (a changed file is caught; a file saved again
     from the same model is not taken as changed).
     """
-    from .models import Predictor, load_model
-    from .models._keras import is_keras_model
+    from ..models import Predictor, load_model
+    from ..models.keras_model import is_keras_model
 
     if predictor is not None:
         return model_fingerprint(predictor)
@@ -154,8 +156,8 @@ def _fingerprint(model: Any, predictor: Any) -> dict:
 
 def _model_spec(model: Any, backend: str, out: str) -> tuple[tuple, Any]:
     """How workers get the model: the object itself (local), a file's bytes, a path, or a factory."""
-    from .models import Predictor
-    from .models._keras import is_keras_model
+    from ..models import Predictor
+    from ..models.keras_model import is_keras_model
 
     class_names = getattr(model, "class_names", None)
     if isinstance(model, Predictor):
@@ -200,19 +202,6 @@ def _model_spec(model: Any, backend: str, out: str) -> tuple[tuple, Any]:
         return ("object", model), None
     raise TypeError("model must be a Keras model, a model path, a zero-argument factory or (local backend) a "
                     f"callable images -> scores; got {describe(model)}")
-
-
-def _check_targets(targets: Any, length: int | None) -> Any:
-    if targets is None or isinstance(targets, (str, int, np.integer)) and not isinstance(targets, bool):
-        return int(targets) if isinstance(targets, np.integer) else targets
-    if isinstance(targets, np.ndarray):
-        targets = targets.tolist()
-    if not isinstance(targets, (list, tuple)):
-        raise TypeError(f"targets must be None, a class index or name, or a list with one entry per image; "
-                        f"got {describe(targets)}")
-    if length is not None and len(targets) != length:
-        raise ValueError(f"targets has {len(targets)} entries but images holds {length}; give one per image")
-    return [list(t) if isinstance(t, (list, tuple)) else t for t in targets]
 
 
 def _pending_units(source, unit_size: int, done: dict, digests: dict | None = None, out: str = "") -> Iterator[list]:
@@ -308,7 +297,7 @@ def _check_preprocess(preprocess: Any) -> str | Callable:
     if not isinstance(preprocess, str):
         raise TypeError(f"preprocess must be a name (none, unit, tf, caffe, torch), 'module:function' or a "
                         f"callable; got {describe(preprocess)}")
-    from .imageio import preprocess_function
+    from ..image_files import preprocess_function
 
     preprocess_function(preprocess)  # fails now, with the reason, rather than on every image
     return preprocess
@@ -430,16 +419,15 @@ def explain_dataset(model: Any, images: Any, method: str = "gradcam", *, out: st
     >>> len(result), result.index[0]["status"]
     (4, 'done')
     """
-    from .explain import method_function
 
     check_choice(backend, "backend", ["local", "ray"])
-    method_function(method)  # an unknown method fails here, before any file is written
+    info = method_info(method)  # an unknown method fails here, before any file is written
     if not isinstance(verbose, (bool, int, np.integer)):
         raise TypeError(f"verbose must be an int or a bool; got {describe(verbose)}")
     verbose = int(verbose)
-    batchable = method in DETERMINISTIC_METHODS or method in PER_IMAGE_SEED_METHODS
+    batchable = info.batches_images
     if batch_size is None:
-        batch_size = (_DEFAULT_PERTURBATION_BATCH if method in PER_IMAGE_SEED_METHODS
+        batch_size = (_DEFAULT_PERTURBATION_BATCH if info.per_image_seeds
                       else _DEFAULT_BATCH if batchable else 1)
     batch_size = check_int(batch_size, "batch_size", 1)
     if batch_size > 1 and not batchable:
@@ -460,7 +448,7 @@ def explain_dataset(model: Any, images: Any, method: str = "gradcam", *, out: st
     out = _check_out(out)
     seed = _resolve_seed(random_state, out, bool(overwrite))
     source = open_source(images)
-    targets = _check_targets(targets, source.length)
+    targets = check_target_spec(targets, source.length)
     options = jsonable_options(method_options, "method_options")
     class_names = method_options.pop("class_names", None)
     output = method_options.pop("output", None)  # picks the model's scores, as in explain(); not a method option
@@ -490,7 +478,7 @@ def explain_dataset(model: Any, images: Any, method: str = "gradcam", *, out: st
                 for unit in units:
                     writer(explainer.explain_unit(unit))
             else:
-                from ._dataset.ray_backend import run_on_ray
+                from .ray_backend import run_on_ray
 
                 run_on_ray(units, spec, plan, writer, ray_address=ray_address, num_workers=num_workers,
                            worker_resources=worker_resources, verbose=verbose)

@@ -6,6 +6,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .cache import compiled
+
 __all__ = [
     "is_keras_model",
     "load_model",
@@ -135,9 +137,9 @@ def split_output_activation(model) -> tuple[str, Callable | None, str]:
     ``"linear"`` or ``"unknown"``; ``logits_fn(x)`` maps an input batch tensor to pre-activation
     scores (None where they cannot be reached); ``note`` says why when they cannot.
     The user's model is never modified: the logits come from a Functional graph replayed on the
-    model's own layers and variables (:mod:`superexplain.models._graph`), so later weight changes are seen.
+    model's own layers and variables (:mod:`superexplain.models.graph`), so later weight changes are seen.
     """
-    from ._graph import model_graph, traceable
+    from .graph import model_graph, traceable
 
     if not traceable(model):
         return "unknown", None, "a subclassed or unbuilt model: its layers cannot be traced to the output"
@@ -161,28 +163,6 @@ def binary_columns(scores, kind: str):
 
     negative = -scores if kind == "logit" else 1.0 - scores
     return ops.concatenate([scores, negative], axis=-1)
-
-
-_CACHE_ATTRIBUTE = "_superexplain_compiled"
-
-
-def compiled(model, key: Any, build: Callable[[], Callable]) -> Callable:
-    """Return the compiled function cached for ``(model, key)``, building it on first use.
-
-    The cache lives on the model object itself (set past Keras' attribute tracking, so it is
-    neither saved nor cloned with the model): the compiled functions refer to the model, and a
-    cache held anywhere else would keep every explained model alive for ever.
-    """
-    cache = getattr(model, "__dict__", {}).get(_CACHE_ATTRIBUTE)
-    if cache is None:
-        cache = {}
-        try:
-            object.__setattr__(model, _CACHE_ATTRIBUTE, cache)
-        except (AttributeError, TypeError):  # an object that takes no attributes: no caching
-            return build()
-    if key not in cache:
-        cache[key] = build()
-    return cache[key]
 
 
 def input_dtype(model) -> str:

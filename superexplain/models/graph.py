@@ -233,7 +233,7 @@ def _tape(model) -> tuple[list, Any, Any]:
     ``clone_model`` with the identity as clone function walks the model's graph through its
     public ``call_function`` hook; the tape is cached per model.
     """
-    from ._keras import compiled
+    from .cache import compiled
 
     def build():
         import keras
@@ -259,7 +259,7 @@ def model_graph(model) -> ModelGraph:
     TypeError
         For a subclassed or unbuilt model, whose layer calls cannot be traced.
     """
-    from ._keras import compiled
+    from .cache import compiled
 
     if not traceable(model):
         raise TypeError(

@@ -1,26 +1,22 @@
 """The one perturbation engine: segments -> masks -> masked images built batch by batch -> batched scores.
 
 Every perturbation method (LIME, KernelSHAP, occlusion, RISE) is a choice of masks, sample
-weights and fit on these pieces; the batching loop here is also the one other rooms use to score
-many perturbed images (Score-CAM): :func:`predict_in_batches`.
+weights and fit on these pieces; the batches go through the adapter's one batch loop,
+:func:`superexplain.models.batching.predict_in_batches`.
 """
 from __future__ import annotations
 
 import bisect
-import contextlib
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from .._memory import aligned_empty
-from .._progress import progress
 from .._validation import check_choice, check_int, check_segments, describe
-from ._masking import SegmentMasker
+from ..models.batching import predict_in_batches
+from .masking import SegmentMasker
 
 __all__ = [
-    "predict_in_batches",
     "Perturbations",
     "score_perturbations",
     "resolve_segments",
@@ -32,135 +28,6 @@ SCORES = ("probability", "logit")
 
 # recorded in params so that an explanation says how its superpixels were made
 _SEGMENTATION_DEFAULTS = {"slic": {"n_segments": 50, "compactness": 10.0, "sigma": 1.0}}
-
-
-def predict_in_batches(predictor, make_batch: Callable[[int, int], np.ndarray], n: int,
-                       batch_size: int | None = None, output: str = "output", verbose: int | bool = 0,
-                       desc: str = "perturb", consume: Callable[[int, int, np.ndarray], None] | None = None,
-                       first_batch_index: int = 0, image_shape: tuple[int, ...] | None = None) -> np.ndarray:
-    """Score ``n`` images that are built only one batch at a time (memory bounded by one batch).
-
-    Parameters
-    ----------
-    predictor : superexplain.models.Predictor
-        The model adapter (``as_predictor(model)``).
-    make_batch : callable ``(start, stop) -> ndarray (stop - start, H, W, C)``
-        Builds images ``start .. stop - 1``; called once per batch, in order, and where the
-        model runs on a GPU (or is a plain callable) on a helper thread one batch ahead of the
-        model (so it must not depend on ``consume`` having run for the previous batch; see
-        :func:`build_ahead`). With ``image_shape`` given it is called as
-        ``make_batch(start, stop, out)`` instead and fills ``out``, a float32 array of shape
-        ``(stop - start,) + image_shape``, returning it.
-    n : int
-        Number of images.
-    batch_size : int, optional
-        Images per model call (default: the predictor's ``batch_size``, 64 unless set there).
-    output : {"output", "logits"}
-        The model's own output or its pre-softmax/sigmoid scores (see ``Predictor.output_for``).
-    verbose : int or bool
-        A progress bar over batches.
-    desc : str
-        The progress bar's label.
-    consume : callable ``(start, stop, scores) -> None``, optional
-        Called after each batch with its scores, e.g. to accumulate a weighted mask sum while the
-        batch's masks are still at hand.
-    first_batch_index : int
-        Added to batch numbers in error messages (for callers that score in rounds).
-    image_shape : tuple of int, optional
-        The images' (H, W, C): batches are then built into arrays allocated here. For a Keras
-        model two arrays serve all batches in turn (the model is done with a batch before the one
-        after next is built into it). A fresh batch larger than malloc recycles (32 MiB: 64 images
-        of 224x224) costs a page fault per 4 KiB written; building 1000 masked 224x224 images in
-        batches of 64 took 155 ms into fresh arrays and 116 ms into a reused one (2-core CPU,
-        2026-12-02, ``benchmarks/RESULTS.md``). A plain callable model gets a fresh array per batch, so it may keep the
-        batches it is given.
-
-    Returns
-    -------
-    ndarray, shape (n, classes), float32
-
-    Notes
-    -----
-    A model that raises is reported with the index of the batch it raised on; a model that
-    returns the wrong number of rows, or NaN scores, is a ``ValueError`` naming the batch.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from superexplain.models import as_predictor
-    >>> predictor = as_predictor(lambda x: x.mean(axis=(1, 2)))
-    >>> masks = np.linspace(0, 1, 10)
-    >>> image = np.ones((4, 4, 3), dtype=np.float32)
-    >>> scores = predict_in_batches(predictor, lambda a, b: masks[a:b, None, None, None] * image, 10, batch_size=4)
-    >>> scores.shape, float(scores[-1, 0])
-    ((10, 3), 1.0)
-    """
-    predictor.check_output(output)
-    size = predictor.batch_size if batch_size is None else check_int(batch_size, "batch_size", 1)
-    n = check_int(n, "n", 0)
-    scores = None
-    bounds = [(start, min(start + size, n)) for start in range(0, n, size)]
-
-    reuse = image_shape is not None and getattr(predictor, "keras_model", None) is not None
-    buffers: list[np.ndarray] = []
-
-    def build(index: int) -> np.ndarray:
-        if image_shape is None:
-            return np.asarray(make_batch(*bounds[index]), dtype=np.float32)
-        start, stop = bounds[index]
-        if not reuse:
-            out = aligned_empty((stop - start,) + tuple(image_shape), np.float32)
-        else:
-            if len(buffers) < 2:
-                buffers.append(aligned_empty((size,) + tuple(image_shape), np.float32))
-            out = buffers[index % 2][:stop - start]
-        return np.asarray(make_batch(start, stop, out), dtype=np.float32)
-
-    # Where the model runs on an accelerator, a helper thread builds batch i + 1 while the model
-    # scores batch i (numpy and TensorFlow both release the GIL); at most two batches live. On a
-    # CPU, batches are built in turn: TensorFlow's threads already take every core, and a builder
-    # beside them slowed each batch by more than building it costs (see build_ahead).
-    ahead = build_ahead(predictor)
-    with (ThreadPoolExecutor(max_workers=1) if ahead else contextlib.nullcontext()) as pool, \
-            progress(len(bounds), desc, verbose) as bar:
-        pending = pool.submit(build, 0) if ahead and bounds else None
-        for index, (start, stop) in enumerate(bounds):
-            if ahead:
-                batch = pending.result()
-                pending = pool.submit(build, index + 1) if index + 1 < len(bounds) else None
-            else:
-                batch = build(index)
-            try:
-                # the adapter's one batch runner: it checks rows, NaNs, and names the batch on errors
-                batch_scores = predictor._run(batch, output, first_batch_index + index)
-            except BaseException:
-                if pending is not None:
-                    pending.cancel()
-                raise
-            del batch
-            if scores is None:
-                scores = np.empty((n, batch_scores.shape[1]), dtype=np.float32)
-            scores[start:stop] = batch_scores
-            if consume is not None:
-                consume(start, stop, batch_scores)
-            bar.update()
-    return scores if scores is not None else np.empty((0, 0), dtype=np.float32)
-
-
-def build_ahead(predictor) -> bool:
-    """Whether :func:`predict_in_batches` builds the next batch on a helper thread while the model
-    scores the current one: for a Keras model only when TensorFlow has a GPU, and for a plain
-    callable (whose threads are unknown here) always.
-
-    On a 2-core CPU the demo CNN's 1000 LIME batches took 0.165 s with the helper thread and 0.151 s
-    built in turn, against 0.141 s for the model alone on prebuilt images (batch 256, medians of 15,
-    2026-12-02): TensorFlow's parallel kernels wait for the core the builder holds.
-    """
-    if getattr(predictor, "keras_model", None) is None:
-        return True
-    import tensorflow as tf
-
-    return bool(tf.config.list_logical_devices("GPU"))
 
 
 class Perturbations(NamedTuple):

@@ -60,7 +60,7 @@ class Loader:
             raise ValueError(entry.error)
         if not isinstance(entry.payload, str):
             return np.asarray(entry.payload, dtype=np.float32)
-        from .. import imageio as _io  # the same image reading as the command line, so files mean the same everywhere
+        from .. import image_files as _io  # the same image reading as the command line, so files mean the same everywhere
 
         pixels = _io.read_image(entry.payload, channels=self.channels or 3, size=self.size)
         if callable(self.preprocess):

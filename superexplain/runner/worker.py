@@ -13,22 +13,11 @@ from typing import Any, Iterator
 import numpy as np
 
 from .._validation import describe
+from ..registry import method_info
 from .sources import Entry, Loader
 
-__all__ = ["DETERMINISTIC_METHODS", "PER_IMAGE_SEED_METHODS", "Plan", "UnitExplainer", "image_seed", "is_factory",
+__all__ = ["Plan", "UnitExplainer", "image_seed", "is_factory",
            "build_predictor", "model_fingerprint"]
-
-#: Methods that draw no random numbers: several images may share one call without changing any
-#: image's result, so they are explained in batches. The others get one call (and seed) per image.
-DETERMINISTIC_METHODS = frozenset({
-    "gradcam", "gradcam++", "layercam", "scorecam", "saliency", "gradient_input",
-    "integrated_gradients", "guided_backprop", "occlusion",
-})
-
-#: Perturbation methods that take one seed per image (``random_state=[s0, s1, ...]``) and score the
-#: perturbed copies of all the images of a call in shared, full model batches.
-PER_IMAGE_SEED_METHODS = frozenset({"lime", "kernelshap", "rise", "occlusion"})
-
 
 def image_seed(random_state: int, index: int) -> int:
     """The seed of image ``index``: a function of the run's seed and the index only.
@@ -144,7 +133,7 @@ def model_fingerprint(model: Any) -> dict:
     weights to read: ``{"kind": "callable", "name": "module.qualname"}``, compared by name only.
     """
     from ..models import Predictor
-    from ..models._keras import is_keras_model
+    from ..models.keras_model import is_keras_model
 
     if isinstance(model, Predictor):
         model = model.keras_model if model.keras_model is not None else model.function
@@ -168,11 +157,11 @@ class Plan:
     deterministic: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        self.deterministic = self.method in DETERMINISTIC_METHODS
+        self.deterministic = method_info(self.method).deterministic
 
     def random_state_of(self, seeds: list[int]) -> Any:
         """What a call explaining images with these seeds passes as ``random_state``."""
-        if self.method in PER_IMAGE_SEED_METHODS:
+        if method_info(self.method).per_image_seeds:
             return list(seeds)
         return seeds[0]  # one image per call, or a method that draws nothing
 
@@ -256,7 +245,7 @@ class UnitExplainer:
         for result, count in zip(valid, counts):
             own = explanations[start_at:start_at + count]
             start_at += count
-            if len(valid) > 1 and self.plan.method not in PER_IMAGE_SEED_METHODS:
+            if len(valid) > 1 and not method_info(self.plan.method).per_image_seeds:
                 # a deterministic method shared one call (and one seed): record the image's own seed
                 for explanation in own:
                     if "seed" in explanation.params:

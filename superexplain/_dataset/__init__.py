@@ -1,1 +1,0 @@
-"""Helpers of :func:`superexplain.explain_dataset`: image sources, the on-disk index, the per-unit worker, the Ray backend."""
