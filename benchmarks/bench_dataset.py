@@ -57,7 +57,7 @@ def run(quick: bool = False) -> str:
     import ray
 
     import superexplain
-    from superexplain.runner.ray_backend import _start
+    from superexplain.runner.ray_backend import start_ray
     from superexplain.datasets import load_demo_model, make_shapes
 
     lime_samples = 50 if quick else 1000
@@ -70,7 +70,7 @@ def run(quick: bool = False) -> str:
     early, end = _rss(rss_total, rss_early)
 
     start = time.perf_counter()
-    _start(ray, None, 2, 0)
+    start_ray(ray, None, 2, 0)
     ray_init_s = time.perf_counter() - start
     base = tempfile.mkdtemp(prefix="bench-dataset-")
     backends = [("local", {}), ("Ray 1 worker", {"backend": "ray", "num_workers": 1}),

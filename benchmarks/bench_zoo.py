@@ -133,10 +133,10 @@ def _gradcam(model, images: np.ndarray, rounds: int) -> dict:
 
 def _gradcam_profile(model, layer: str, images: np.ndarray, ours_s: float) -> str:
     """Where ours' time goes: its own compiled graph call, combining and upsampling the maps in numpy, the rest."""
-    from superexplain.gradcam import _cam
-    from superexplain.gradcam._graph import cam_graph
+    from superexplain.gradcam import cam_maps as _cam
+    from superexplain.gradcam.cam_graph import cam_graph
     from superexplain.gradcam.layers import resolve_layer
-    from superexplain.gradcam.methods import encode_targets
+    from superexplain.gradcam.cam_common import encode_targets
     from superexplain.models import as_predictor
     from superexplain.models.keras_model import as_float_input
 

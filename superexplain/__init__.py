@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 # public name -> "module:attribute" (attribute None: the module itself)
 _PUBLIC = {
     "Explanation": "superexplain.explanation:Explanation",
+    "ExplanationFileError": "superexplain.explanation_file:ExplanationFileError",
     "explain": "superexplain.explain:explain",
     "available_methods": "superexplain.registry:available_methods",
     "GradCAM": "superexplain.gradcam:GradCAM",
@@ -34,7 +35,25 @@ __all__ = sorted(_PUBLIC)
 # The submodule superexplain.explain shares the function's name: whoever imported the submodule
 # first would leave `superexplain.explain` bound to the module. Binding the function now (a light
 # import: no TensorFlow) keeps `superexplain.explain(...)` the function whatever is imported later.
-from .explain import explain  # noqa: E402
+from .explain import explain  # noqa: E402,F401
+from .explanation import set_renderer as _set_renderer  # noqa: E402
+
+
+def _plot(explanation, **options):
+    from .plotting import plot
+
+    return plot(explanation, **options)
+
+
+def _png(explanation) -> bytes:
+    from .plotting import explanation_png
+
+    return explanation_png(explanation)
+
+
+# Explanation.plot() and notebooks' PNGs draw with superexplain.plotting, loaded on first use: the
+# package wires the two rooms, so that explanation.py never imports plotting (which imports it).
+_set_renderer(_plot, _png)
 
 
 def __getattr__(name: str):

@@ -1,143 +1,17 @@
 """The common `Explanation` record that every method returns, with a lossless .npz round trip."""
 from __future__ import annotations
 
-import json
 import math
 import os
-import zipfile
-import zlib
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Callable
 
 import numpy as np
 
-__all__ = ["Explanation", "ExplanationFileError"]
+from .explanation_file import (ARRAY_FIELDS, SCALAR_FIELDS, FORMAT_VERSION, ExplanationFileError, jsonable,
+                               read_archive, write_archive)
 
-_FORMAT_VERSION = 1
-
-# Array fields and the dtype each is stored as; None means "keep the given dtype".
-_ARRAY_FIELDS = {
-    "image": None,
-    "heatmap": np.float32,
-    "feature_map": np.float32,
-    "segments": np.int32,
-    "weights": np.float64,
-    "weight_errors": np.float64,
-    "attribution": np.float32,
-}
-_SCALAR_FIELDS = ("method", "target", "target_name", "score", "intercept", "local_prediction", "local_fit")
-
-
-def _jsonable(value: Any, where: str) -> Any:
-    """Turn a params value into plain JSON types so that save/load is lossless.
-
-    Tuples become lists and numpy scalars become Python numbers *at construction*, so an
-    Explanation compares equal to its reloaded self.
-    """
-    if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise TypeError(f"params keys must be str; got {key!r} in {where}")
-            out[key] = _jsonable(item, f"{where}[{key!r}]")
-        return out
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(item, f"{where}[{i}]") for i, item in enumerate(value)]
-    if isinstance(value, np.ndarray):
-        if value.size > 4096:
-            raise TypeError(f"params values must be small; {where} is an array of {value.size} elements")
-        return _jsonable(value.tolist(), where)
-    if isinstance(value, (np.bool_, bool)):
-        return bool(value)
-    if isinstance(value, (np.integer, int)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        return float(value)
-    if value is None or isinstance(value, str):
-        return value
-    raise TypeError(
-        f"params values must be JSON-like (str, number, bool, None, list, dict); "
-        f"{where} is {type(value).__name__}: {value!r}"
-    )
-
-
-class ExplanationFileError(ValueError):
-    """A file that :meth:`Explanation.load` cannot read as an Explanation: empty, cut short, damaged or foreign.
-
-    A ValueError whose message names the file and says what is wrong. ``path`` is the file,
-    ``problem`` the reason in words, and ``foreign`` is True for an intact ``.npz`` archive that
-    simply holds other arrays (another tool's file, not a damaged Explanation).
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> from superexplain import Explanation
-    >>> path = os.path.join(tempfile.mkdtemp(), "empty.npz")
-    >>> open(path, "wb").close()
-    >>> try:
-    ...     Explanation.load(path)
-    ... except ValueError as error:
-    ...     print(error.problem)
-    the file is empty (0 bytes): it was cut short, e.g. by a crash or an interrupted copy
-    """
-
-    def __init__(self, path: str, problem: str, foreign: bool = False) -> None:
-        super().__init__(f"cannot read {path!r} as a superexplain Explanation: {problem}")
-        self.path = path
-        self.problem = problem
-        self.foreign = foreign
-
-
-# what numpy and zipfile raise on a damaged archive or member (a short read, a bad CRC, a bad deflate
-# stream, an unreadable .npy header); FileNotFoundError and the like are left as they are
-_DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError)
-_NOT_CORRUPTION = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
-
-
-def _read_archive(path: str) -> tuple[dict, dict]:
-    """The header and arrays of an Explanation file, or an ExplanationFileError saying what is wrong."""
-    if os.path.isfile(path) and os.path.getsize(path) == 0:
-        raise ExplanationFileError(path, "the file is empty (0 bytes): it was cut short, e.g. by a crash or an "
-                                         "interrupted copy")
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except _NOT_CORRUPTION:
-        raise
-    except zipfile.BadZipFile:
-        raise ExplanationFileError(path, "it is not an .npz (zip) archive, or one cut short (the end of the archive, "
-                                         "its table of contents, is missing)") from None
-    except _DAMAGED as exc:
-        raise ExplanationFileError(path, f"it is not an .npz archive ({type(exc).__name__}: {exc})") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ExplanationFileError(path, "it holds a single .npy array, not an .npz archive of an Explanation")
-    with archive:
-        name = "__meta__"
-        try:
-            if name not in archive.files:
-                shown = ", ".join(archive.files[:5]) + (", ..." if len(archive.files) > 5 else "")
-                raise ExplanationFileError(path, f"an .npz archive of other arrays ({shown or 'none'}), with no "
-                                                 "superexplain metadata (no metadata)", foreign=True)
-            text = str(archive[name][()])
-            header = json.loads(text)
-            if not isinstance(header, dict) or not isinstance(header.get("fields"), dict) \
-                    or not isinstance(header.get("params", {}), dict):
-                raise ExplanationFileError(path, "its metadata lacks the Explanation's fields")
-            if header.get("format_version", 0) > _FORMAT_VERSION:
-                raise ExplanationFileError(path, f"it was written by a newer superexplain (format "
-                                                 f"{header['format_version']}); upgrade superexplain to read it")
-            arrays = {}
-            for name in _ARRAY_FIELDS:
-                if name in archive.files:
-                    arrays[name] = archive[name]
-        except ExplanationFileError:
-            raise
-        except json.JSONDecodeError as exc:
-            raise ExplanationFileError(path, f"its metadata is not valid JSON ({exc})") from None
-        except _DAMAGED as exc:
-            raise ExplanationFileError(path, f"the archive is damaged: reading {name!r} failed "
-                                             f"({type(exc).__name__}: {exc})") from None
-    return header, arrays
-
+__all__ = ["Explanation", "ExplanationFileError", "set_renderer"]
 
 @dataclass(eq=False)
 class Explanation:
@@ -222,7 +96,7 @@ class Explanation:
             value = getattr(self, name)
             if value is not None:
                 setattr(self, name, float(value))
-        for name, dtype in _ARRAY_FIELDS.items():
+        for name, dtype in ARRAY_FIELDS.items():
             if name == "image":
                 continue
             value = getattr(self, name)
@@ -248,7 +122,7 @@ class Explanation:
             raise ValueError("weight_errors must have the same shape as weights")
         if not isinstance(self.params, dict):
             raise TypeError(f"params must be a dict; got {type(self.params).__name__}")
-        self.params = _jsonable(self.params, "params")
+        self.params = jsonable(self.params, "params")
 
     # ------------------------------------------------------------------ conveniences
     @property
@@ -317,17 +191,9 @@ class Explanation:
         path = os.fspath(path)
         if not path.endswith(".npz"):
             path += ".npz"
-        arrays = {}
-        for name in _ARRAY_FIELDS:
-            value = getattr(self, name)
-            if value is not None:
-                arrays[name] = value
-        meta = {name: getattr(self, name) for name in _SCALAR_FIELDS}
-        header = {"format_version": _FORMAT_VERSION, "fields": meta, "params": self.params}
-        # json writes float repr, which round-trips exactly; NaN/inf are written as JSON extensions.
-        arrays["__meta__"] = np.array(json.dumps(header, allow_nan=True))
-        with open(path, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
+        arrays = {name: getattr(self, name) for name in ARRAY_FIELDS if getattr(self, name) is not None}
+        meta = {name: getattr(self, name) for name in SCALAR_FIELDS}
+        write_archive(path, arrays, {"format_version": FORMAT_VERSION, "fields": meta, "params": self.params})
         return path
 
     @classmethod
@@ -363,9 +229,9 @@ class Explanation:
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"path must be a file path (str or os.PathLike); got {type(path).__name__}")
         path = os.fspath(path)
-        header, arrays = _read_archive(path)
+        header, arrays = read_archive(path)
         fields = header["fields"]
-        unknown = sorted(set(fields) - set(_SCALAR_FIELDS))
+        unknown = sorted(set(fields) - set(SCALAR_FIELDS))
         if unknown:
             raise ExplanationFileError(path, f"its metadata has fields no Explanation has ({', '.join(unknown)})")
         try:
@@ -376,12 +242,19 @@ class Explanation:
     # ------------------------------------------------------------------ display
     def plot(self, kind: str | None = None, ax=None, **options):
         """Draw the explanation with :func:`superexplain.plot`; returns the matplotlib Axes."""
-        from .plotting import plot  # plotting depends on us, not the other way round
-
-        return plot(self, kind=kind, ax=ax, **options)
+        return _RENDERER["plot"](self, kind=kind, ax=ax, **options)
 
     def _repr_png_(self) -> bytes:
         """PNG bytes for notebooks (rendered off-screen)."""
-        from .plotting import explanation_png
+        return _RENDERER["png"](self)
 
-        return explanation_png(self)
+
+#: What draws an Explanation: ``plot(explanation, **options) -> Axes`` and ``png(explanation) -> bytes``.
+#: ``superexplain/__init__.py`` sets them to :mod:`superexplain.plotting`'s, imported on first use:
+#: plotting imports this module, and this module imports nothing of ours but its file format.
+_RENDERER: dict[str, Callable] = {}
+
+
+def set_renderer(plot: Callable, png: Callable) -> None:
+    """Set what :meth:`Explanation.plot` and :meth:`Explanation._repr_png_` call (done once, by the package)."""
+    _RENDERER.update(plot=plot, png=png)

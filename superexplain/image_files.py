@@ -180,14 +180,6 @@ def load_images(paths: Sequence[str], discovered: set[str] | None = None, channe
     return images
 
 
-def _unit(batch: np.ndarray) -> np.ndarray:
-    return batch / 255.0
-
-
-def _tf(batch: np.ndarray) -> np.ndarray:
-    return batch / 127.5 - 1.0
-
-
 def _caffe(batch: np.ndarray) -> np.ndarray:
     if batch.shape[-1] != 3:
         raise ValueError(f"--preprocess caffe needs RGB images; got {batch.shape[-1]} channel(s)")
@@ -203,8 +195,8 @@ def _torch(batch: np.ndarray) -> np.ndarray:
 
 _NAMED: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "none": lambda batch: batch,
-    "unit": _unit,
-    "tf": _tf,
+    "unit": lambda batch: batch / 255.0,
+    "tf": lambda batch: batch / 127.5 - 1.0,
     "caffe": _caffe,
     "torch": _torch,
 }
@@ -216,6 +208,11 @@ def preprocess_function(spec: str) -> Callable[[np.ndarray], np.ndarray]:
     Every function takes a float32 batch (N, H, W, C) with pixel values 0..255 in RGB order and
     returns the model's input. ``module:function`` is imported (e.g.
     ``keras.applications.mobilenet_v2:preprocess_input``).
+
+    Examples
+    --------
+    >>> preprocess_function("numpy:sqrt")(np.array([4.0]))
+    array([2.])
     """
     if spec in _NAMED:
         return _NAMED[spec]

@@ -169,20 +169,26 @@ def test_explain_skips_non_images_in_a_directory_and_writes_every_format(workspa
     assert {(r["target"], r["target_name"]) for r in summary["explanations"]} == {(1, "dog")}
     assert len(summary["files"]) == 6 and all(os.path.isfile(path) for path in summary["files"])
     assert summary["warnings"] and "notes.txt" in summary["warnings"][0]
+    assert [os.path.basename(r["image"]) for r in summary["failed"]] == ["notes.txt"]
+    # a run folder: run.json, index.jsonl (the file that is no image listed as an error), explanations/
+    index = [json.loads(line) for line in (out / "index.jsonl").read_text().splitlines()]
+    assert [(r["id"], r["status"]) for r in index] == [("a.png", "done"), ("b.png", "done"), ("notes.txt", "error")]
+    assert (out / "run.json").is_file()
 
     from PIL import Image
 
     from superexplain import Explanation
 
-    explanation = Explanation.load(out / "a_gradcam_dog.npz")
+    explanation = Explanation.load(out / "explanations" / "000000_a_t1.npz")
     # The explanation holds the model's input: the image resized to 32x32 (bilinear), divided by 255.
     with Image.open(workspace / "images" / "a.png") as handle:
         expected = np.asarray(handle.convert("RGB").resize((32, 32), Image.Resampling.BILINEAR), np.float32) / 255
     np.testing.assert_allclose(explanation.image, expected, rtol=1e-6)
     assert explanation.target == 1 and explanation.method == "gradcam"
-    record = json.loads((out / "a_gradcam_dog.json").read_text())
+    record = json.loads((out / "explanations" / "000000_a_t1.json").read_text())
     np.testing.assert_allclose(np.asarray(record["heatmap"]), explanation.heatmap, rtol=1e-6)
-    with Image.open(out / "a_gradcam_dog.png") as png:
+    assert record["target_name"] == "dog" and record["params"] == explanation.params
+    with Image.open(out / "explanations" / "000000_a_t1.png") as png:
         assert png.format == "PNG"
 
 
@@ -192,11 +198,12 @@ def test_explain_lime_records_the_command_line_settings(workspace, tmp_path):
                      "--preprocess", "tf", "--format", "npz,png", "--out", str(tmp_path), "--quiet")
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""  # --quiet
-    (path,) = list(tmp_path.glob("a_lime_class*.npz"))
+    (path,) = list(tmp_path.glob("explanations/000000_a_t*.npz"))
     from superexplain import Explanation
 
     explanation = Explanation.load(path)
-    assert explanation.params["num_samples"] == 40 and explanation.params["seed"] == 3
+    seed = int(np.random.SeedSequence([3, 0]).generate_state(1)[0])  # image 0's seed in a run seeded 3
+    assert explanation.params["num_samples"] == 40 and explanation.params["seed"] == seed
     assert explanation.params["segmentation"]["n_segments"] == 12
     assert explanation.params["segmentation"]["compactness"] == 20
     assert path.with_suffix(".png").is_file()
@@ -207,7 +214,7 @@ def test_explain_lime_records_the_command_line_settings(workspace, tmp_path):
     with Image.open(workspace / "images" / "a.png") as handle:
         pixels = np.asarray(handle.convert("RGB").resize((32, 32), Image.Resampling.BILINEAR), np.float32)
     expected = superexplain.explain(str(workspace / "model.keras"), pixels / 127.5 - 1.0, method="lime",
-                                    num_samples=40, random_state=3, verbose=0,
+                                    num_samples=40, random_state=seed, verbose=0,
                                     segmentation={"method": "slic", "n_segments": 12, "compactness": 20.0})
     assert explanation == expected
 
@@ -225,14 +232,19 @@ def test_explain_batch_size_auto_measures_one_and_reports_it(workspace, tmp_path
     size = summary["batch_size"]
     assert size in (8, 16, 32, 64, 128, 256)  # fastest_batch_size's candidates
     assert summary["timings"]["batch_size"] > 0
-    (path,) = list((tmp_path / "auto").glob("a_lime_*.npz"))
+    (path,) = list((tmp_path / "auto").glob("explanations/*.npz"))
     explanation = Explanation.load(path)
     assert explanation.params["batch_size"] == size  # the model ran at the measured size
     # and the reported size repeats the run exactly, as its note says
     result = run_cli(*common, "--batch-size", str(size), "--out", str(tmp_path / "fixed"), "--quiet")
     assert result.returncode == 0, result.stderr
-    (again,) = list((tmp_path / "fixed").glob("a_lime_*.npz"))
+    (again,) = list((tmp_path / "fixed").glob("explanations/*.npz"))
     assert Explanation.load(again) == explanation
+    # the same command again resumes the run with the size it recorded, measuring nothing
+    resumed = run_cli(*common, "--batch-size", "auto", "--out", str(tmp_path / "auto"), "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads(resumed.stdout)
+    assert summary["batch_size"] == size and "batch_size" not in summary["timings"]
 
 
 @pytest.mark.parametrize("value", ["0", "-3", "fast", "2.5"])
@@ -242,43 +254,27 @@ def test_bad_batch_size_is_a_one_line_error(workspace, tmp_path, value):
     assert_one_line_error(result, "--batch-size", "positive integer or 'auto'", value)
 
 
-def test_batch_size_with_the_ray_backend_is_a_one_line_error(workspace, tmp_path):
-    result = run_cli("explain", str(workspace / "model.keras"), str(workspace / "images"), "--backend", "ray",
-                     "--batch-size", "auto", "--out", str(tmp_path))
-    assert_one_line_error(result, "--batch-size", "--backend local")
-
-
-def test_explain_on_ray_writes_a_resumable_run_equal_to_the_local_backend(workspace, tmp_path):
-    import superexplain
-    from superexplain import Explanation
-
-    out = tmp_path / "ray"
-    command = ("explain", str(workspace / "model.keras"), str(workspace / "images"), "--method", "lime",
-               "--num-samples", "40", "--seed", "3", "--labels", str(workspace / "labels.txt"), "--backend", "ray",
-               "--format", "npz,png", "--out", str(out), "--json")
-    result = run_cli(*command)
-    assert result.returncode == 0, result.stderr
-    summary = json.loads(result.stdout)
-    assert summary["backend"] == "ray" and len(summary["explanations"]) == 2
-    index = [json.loads(line) for line in (out / "index.jsonl").read_text().splitlines()]
-    done = sorted(os.path.basename(r["id"]) for r in index if r["status"] == "done")
-    assert done == ["a.png", "b.png"]
-    # a file of the directory that is no image is reported in the index and in the summary, and the run goes on
-    assert [os.path.basename(r["id"]) for r in index if r["status"] == "error"] == ["notes.txt"]
-    assert [os.path.basename(r["image"]) for r in summary["failed"]] == ["notes.txt"]
-    assert all(os.path.isfile(path) for r in summary["explanations"] for path in r["files"])
-    assert sum(path.endswith(".png") for r in summary["explanations"] for path in r["files"]) == 2
-    # the same files as the library's local backend with the same seed and preprocessing
-    local = superexplain.explain_dataset(str(workspace / "model.keras"),
-                                         sorted(str(p) for p in (workspace / "images").glob("*.png")), "lime",
-                                         out=tmp_path / "local", random_state=3, num_samples=40,
-                                         class_names=["cat", "dog", "bird"], verbose=0)
-    for record in local.done:
-        assert Explanation.load(out / record["file"]) == Explanation.load(tmp_path / "local" / record["file"])
-    # the same command again resumes: nothing is redone
-    again = run_cli(*command)
+def test_explain_resumes_its_run_and_refuses_another_until_overwrite(workspace, tmp_path):
+    out = tmp_path / "run"
+    command = ("explain", str(workspace / "model.keras"), str(workspace / "images"), "--format", "npz,png",
+               "--out", str(out), "--quiet")
+    assert run_cli(*command).returncode == 0
+    done = {path: path.stat().st_mtime_ns for path in (out / "explanations").glob("*.npz")}
+    assert len(done) == 2
+    again = run_cli(*command)  # resumes: nothing is explained again
     assert again.returncode == 0, again.stderr
-    assert (out / "index.jsonl").read_text().count("\n") == len(index)
+    assert {path: path.stat().st_mtime_ns for path in (out / "explanations").glob("*.npz")} == done
+    lines = [json.loads(line) for line in (out / "index.jsonl").read_text().splitlines()]
+    assert sorted(r["status"] for r in lines) == ["done", "done", "error"]  # notes.txt, tried again
+    # another method in the same folder would mix two runs: refused, until --overwrite starts afresh
+    other = ("explain", str(workspace / "model.keras"), str(workspace / "images"), "--method", "occlusion",
+             "--format", "npz", "--out", str(out))
+    assert_one_line_error(run_cli(*other), "other settings", "method", "--overwrite")
+    started_over = run_cli(*other, "--overwrite", "--quiet")
+    assert started_over.returncode == 0, started_over.stderr
+    left = sorted(path.name for path in (out / "explanations").iterdir())
+    assert len(left) == 2 and all(name.endswith(".npz") for name in left)  # the old run's PNGs went with it
+    assert json.loads((out / "run.json").read_text())["method"] == "occlusion"
 
 
 def test_explain_on_ray_refuses_to_resume_on_changed_images_until_overwrite(workspace, tmp_path):
@@ -309,12 +305,6 @@ def test_explain_on_ray_refuses_to_resume_on_changed_images_until_overwrite(work
                                              verbose=0)
     for record in fresh.done:  # the new b.png's explanation, not the old one
         assert Explanation.load(out / record["file"]) == Explanation.load(tmp_path / "fresh" / record["file"])
-
-
-def test_overwrite_with_the_local_backend_is_a_one_line_error(workspace, tmp_path):
-    result = run_cli("explain", str(workspace / "model.keras"), str(workspace / "images" / "a.png"), "--overwrite",
-                     "--out", str(tmp_path))
-    assert_one_line_error(result, "--overwrite", "--backend ray")
 
 
 def test_missing_image_is_a_one_line_error(workspace):
@@ -417,5 +407,5 @@ def test_a_two_output_model_needs_output_and_explains_the_one_named(workspace, t
     assert result.returncode == 0, result.stderr
     from superexplain import Explanation
 
-    explanation = Explanation.load(next(out.glob("*.npz")))
+    explanation = Explanation.load(next(out.glob("explanations/*.npz")))
     assert explanation.params["layer"] == "conv" and 0 <= explanation.target < 3

@@ -83,6 +83,27 @@ def test_one_image_per_unit_equals_explain_bit_for_bit(demo_model, images, tmp_p
                                                    num_samples=LIME["num_samples"])
 
 
+def test_model_batch_size_sets_the_images_per_model_call_and_is_part_of_the_run(demo_model, images, tmp_path):
+    from superexplain.models import as_predictor
+
+    out = tmp_path / "run"
+    result = explain_dataset(demo_model, images[:2], "lime", out=out, batch_size=1, model_batch_size=16, verbose=0,
+                             num_samples=LIME["num_samples"])
+    assert result.settings["model_batch_size"] == 16
+    predictor = as_predictor(demo_model, batch_size=16)  # what each worker builds
+    for i, explanation in enumerate(result.explanations()):
+        assert explanation.params["batch_size"] == 16
+        assert explanation == superexplain.explain(predictor, images[i], method="lime", verbose=0,
+                                                   random_state=expected_seed(0, i),
+                                                   num_samples=LIME["num_samples"])
+    # a model's last bits can depend on its batch shape: a resume with another size is another run
+    with pytest.raises(ValueError, match="model_batch_size: directory has 16, this call has 8"):
+        explain_dataset(demo_model, images[:2], "lime", out=out, batch_size=1, model_batch_size=8, verbose=0,
+                        num_samples=LIME["num_samples"])
+    with pytest.raises(ValueError, match="model_batch_size"):
+        explain_dataset(demo_model, images[:2], "lime", out=tmp_path / "bad", model_batch_size=0)
+
+
 def test_batched_gradcam_matches_one_image_calls(demo_model, images, local_runs):
     result = local_runs["gradcam"]
     assert [r["index"] for r in result.index] == list(range(len(images)))
@@ -514,7 +535,7 @@ def ray_started():
     from superexplain.runner import ray_backend
 
     ray = ray_backend.import_ray()
-    started = ray_backend._start(ray, None, 2, 0)  # a local Ray with 2 CPUs, as explain_dataset starts it
+    started = ray_backend.start_ray(ray, None, 2, 0)  # a local Ray with 2 CPUs, as explain_dataset starts it
     yield ray
     if started:
         ray.shutdown()

@@ -176,3 +176,35 @@ def test_top_segments_orders_by_weight_and_keeps_positive_only(rng):
     explanation.weights = np.array([0.5, -2.0, 1.0, 0.0])
     assert explanation.top_segments(3).tolist() == [2, 0]
     assert explanation.top_segments(2, positive_only=False).tolist() == [1, 2]
+
+
+def test_the_same_explanation_gives_the_same_file_bytes_and_numpy_reads_it(tmp_path, rng):
+    import time
+    import zipfile
+
+    explanation = _perturbation_explanation(rng)
+    first = explanation.save(tmp_path / "first.npz")
+    time.sleep(2.1)  # a zip time stamp counts in steps of two seconds: the clock alone would differ
+    second = explanation.save(tmp_path / "second.npz")
+    assert open(first, "rb").read() == open(second, "rb").read()
+    with np.load(first, allow_pickle=False) as archive:  # a plain .npz: numpy reads it without us
+        np.testing.assert_array_equal(archive["heatmap"], explanation.heatmap)
+        assert set(archive.files) >= {"image", "heatmap", "__meta__"}
+    with zipfile.ZipFile(first) as archive:
+        assert all(info.compress_type == zipfile.ZIP_DEFLATED for info in archive.infolist())
+
+
+def test_the_file_error_is_public_and_plot_draws_through_plotting(tmp_path, rng):
+    import matplotlib.pyplot as plt
+
+    import superexplain
+
+    path = tmp_path / "empty.npz"
+    path.write_bytes(b"")
+    with pytest.raises(superexplain.ExplanationFileError, match="empty"):
+        Explanation.load(path)
+    explanation = _perturbation_explanation(rng)
+    ax = explanation.plot()
+    assert ax.get_images(), "the Explanation's plot drew no image"
+    assert explanation._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
+    plt.close("all")

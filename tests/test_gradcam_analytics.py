@@ -44,8 +44,8 @@ def _maps(model, images, method="gradcam", targets=None, **options):
 
 
 def test_gradcam_channel_weights_equal_dense_weights_over_grid_size(keras, cam_model, images):
-    from superexplain.gradcam._cam import gradcam_weights
-    from superexplain.gradcam._graph import cam_graph
+    from superexplain.gradcam.cam_maps import gradcam_weights
+    from superexplain.gradcam.cam_graph import cam_graph
     from superexplain.gradcam.layers import resolve_layer
 
     predictor = as_predictor(cam_model)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import superexplain
-from superexplain.gradcam.attributions import integration_points
+from superexplain.gradcam.integrated_gradients import integration_points
 
 
 def _explain(model, images, method, **options):
@@ -160,7 +160,7 @@ def test_many_images_and_targets_in_one_pass_match_one_at_a_time(linear_model, r
 
 
 def test_one_compiled_trace_serves_every_batch_size(keras, rng):
-    from superexplain.gradcam._input_gradients import input_gradient_function
+    from superexplain.gradcam.input_gradients import input_gradient_function
     from superexplain.models import as_predictor
 
     keras.utils.set_random_seed(6)

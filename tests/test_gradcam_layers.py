@@ -6,7 +6,7 @@ import pytest
 
 from superexplain.gradcam import GradCAM, resolve_layer
 from superexplain.gradcam.layers import candidate_layers
-from superexplain.gradcam.methods import run_gradcam
+from superexplain.gradcam.cams import run_gradcam
 from superexplain.models import as_predictor
 
 

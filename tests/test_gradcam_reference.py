@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from superexplain.gradcam.methods import run_gradcam
+from superexplain.gradcam.cams import run_gradcam
 from superexplain.models import as_predictor
 
 
@@ -189,7 +189,7 @@ def test_model_weights_and_outputs_unchanged_after_explaining(nested_model, rng)
 
 
 def test_one_compiled_function_reused_across_calls_and_batch_sizes(nested_model, rng):
-    from superexplain.gradcam._graph import cam_graph
+    from superexplain.gradcam.cam_graph import cam_graph
     from superexplain.gradcam.layers import resolve_layer
 
     predictor = as_predictor(nested_model)

@@ -6,13 +6,16 @@ import sys
 import warnings
 from typing import Sequence
 
-from ._common import PROG, HelpFormatter, Parser, Summary, common_options, model_input_options, one_line
+from ._common import PROG, HelpFormatter, Parser, common_options, one_line
+from ._inputs import model_input_options
+from ._summary import Summary
 
 __all__ = ["main", "build_parser"]
 
 DESCRIPTION = """\
-Explain what a Keras image classifier looked at: Grad-CAM family and LIME/KernelSHAP on superpixels,
-with shared plots and sanity checks.
+Explain what a Keras image classifier looked at: class activation maps (Grad-CAM and kin), pixel
+gradients (saliency, integrated gradients, SmoothGrad, ...) and perturbations (LIME, KernelSHAP,
+occlusion, RISE), with shared plots and sanity checks.
 
 Start with `superexplain demo`; then `superexplain explain MODEL IMAGES --method gradcam`.
 Every command has --help with examples.

@@ -5,22 +5,12 @@ import argparse
 import itertools
 import os
 
-from ._common import (
-    METHOD_CHOICES,
-    check_inputs,
-    check_target_names,
-    finite_or_none,
-    load_model,
-    model_batch_size,
-    parse_list,
-    parse_targets,
-    read_all_inputs,
-    save_figure,
-    tune_batch_size,
-    wrap,
-    write_json,
-)
-from ._explain import SAMPLING_METHODS, display_copy, method_options
+from ._common import parse_list, positive_int, save_figure, wrap
+from ._inputs import check_inputs, check_target_names, parse_targets, read_all_inputs
+from ._methods import METHOD_CHOICES, images_per_call, method_options, methods_help, methods_with, seed_arg
+from ._model import load_model, model_batch_size, tune_batch_size
+from ._render import display_copy
+from ._summary import finite_or_none, write_json
 
 EXAMPLES = """\
 examples:
@@ -44,11 +34,14 @@ def add_parser(subparsers, common, model_input, formatter_class) -> None:
     parser.add_argument("model", metavar="MODEL", help=".keras/.h5 file or SavedModel directory")
     parser.add_argument("images", metavar="IMAGE", nargs="+", help="image files, directories or glob patterns")
     parser.add_argument("--methods", default="gradcam,lime", metavar="LIST",
-                        help="comma-separated methods: " + ", ".join(METHOD_CHOICES))
+                        help=f"comma-separated methods: {methods_help()}")
     parser.add_argument("--target", metavar="T",
                         help="class to explain (index or name from --labels); default: each image's top class")
-    parser.add_argument("--num-samples", type=int, metavar="N", help="samples for lime/kernelshap (masks for rise)")
-    parser.add_argument("--seed", type=int, default=0, metavar="S", help="random seed of the perturbation methods")
+    parser.add_argument("--num-samples", type=positive_int, metavar="N",
+                        help="random draws per image of the sampling methods "
+                             f"({', '.join(methods_with('samples_option'))})")
+    parser.add_argument("--seed", type=seed_arg, default=0, metavar="S",
+                        help="seed of the methods that draw random numbers, the same for every image")
     parser.add_argument("--out", default="superexplain-compare.png", metavar="FILE",
                         help="figure to write; the agreement numbers go beside it as FILE.json")
     parser.set_defaults(run=run)
@@ -80,7 +73,8 @@ def run(args: argparse.Namespace, summary) -> None:
         raise ValueError(f"--methods: unknown method {unknown[0]!r}; choose from {', '.join(METHOD_CHOICES)}")
     if len(set(methods)) != len(methods) or len(methods) < 2:
         raise ValueError(f"--methods needs at least two different methods; got {args.methods!r}")
-    options = {name: method_options(name, num_samples=args.num_samples if name in SAMPLING_METHODS else None)
+    sampling = methods_with("samples_option")
+    options = {name: method_options(name, num_samples=args.num_samples if name in sampling else None)
                for name in methods}
     target = parse_targets(args.target)
     class_names = check_inputs(args.images, args.labels, target)
@@ -97,8 +91,8 @@ def run(args: argparse.Namespace, summary) -> None:
     verbose = 0 if args.quiet else 1
     explanations: dict = {}
     for name in methods:
-        # as in `explain`: sampling methods take one image per call, each with the seed
-        step = 1 if name in SAMPLING_METHODS else len(inputs)
+        # the methods that draw random numbers take one image per call, each with the seed
+        step = images_per_call(name) or len(inputs)
         explanations[name] = []
         with summary.timed(name):
             for start in range(0, len(inputs), step):

@@ -6,7 +6,9 @@ import os
 
 import numpy as np
 
-from ._common import finite_or_none, import_keras, save_figure, wrap, write_json
+from ._common import save_figure, wrap
+from ._model import import_keras
+from ._summary import finite_or_none, write_json
 
 EXAMPLES = """\
 examples:

@@ -6,19 +6,11 @@ import os
 
 import numpy as np
 
-from ._common import (
-    METHOD_CHOICES,
-    check_inputs,
-    finite_or_none,
-    load_model,
-    model_batch_size,
-    read_all_inputs,
-    save_figure,
-    tune_batch_size,
-    wrap,
-    write_json,
-)
-from ._explain import SAMPLING_METHODS, method_options
+from ._common import parse_list, positive_int, save_figure, wrap
+from ._inputs import check_inputs, read_all_inputs
+from ._methods import METHOD_CHOICES, method_options, methods_help, methods_with, option_arg, seed_arg
+from ._model import load_model, model_batch_size, tune_batch_size
+from ._summary import finite_or_none, write_json
 
 EXAMPLES = """\
 examples:
@@ -46,15 +38,22 @@ def add_parser(subparsers, common, model_input, formatter_class) -> None:
             "sensitivity_n.png and sanity.json into --out."))
     parser.add_argument("model", metavar="MODEL", help=".keras/.h5 file or SavedModel directory")
     parser.add_argument("images", metavar="IMAGE", nargs="+", help="image files, directories or glob patterns")
-    parser.add_argument("--method", default="gradcam", choices=METHOD_CHOICES, help="method to check")
+    parser.add_argument("--method", default="gradcam", choices=METHOD_CHOICES, metavar="NAME",
+                        help=f"method to check: {methods_help()}")
     parser.add_argument("--mode", default="cascading", choices=("cascading", "independent"),
                         help="randomise layers cumulatively from the top, or one at a time")
     parser.add_argument("--similarity", default="spearman_abs,spearman,ssim", metavar="LIST",
                         help="comma-separated similarity measures: " + ", ".join(SIMILARITIES))
-    parser.add_argument("--num-samples", type=int, metavar="N", help="samples for lime/kernelshap (masks for rise)")
+    parser.add_argument("--num-samples", type=positive_int, metavar="N",
+                        help="random draws per image of the sampling methods "
+                             f"({', '.join(methods_with('samples_option'))})")
+    parser.add_argument("--option", type=option_arg, action="append", metavar="KEY=VALUE",
+                        help="another option of the method (as for superexplain explain --option); "
+                             "repeat for several")
     parser.add_argument("--num-subsets", type=int, default=100, metavar="K", help="random subsets per n for Sensitivity-n")
     parser.add_argument("--no-sensitivity", action="store_true", help="skip Sensitivity-n")
-    parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of re-initialisation, subsets and methods")
+    parser.add_argument("--seed", type=seed_arg, default=0, metavar="S",
+                        help="seed of re-initialisation, subsets and methods")
     parser.add_argument("--out", default="superexplain-sanity", metavar="DIR", help="folder for the outputs")
     parser.set_defaults(run=run)
 
@@ -68,12 +67,12 @@ def run(args: argparse.Namespace, summary) -> None:
     from superexplain import metrics, sanity
     from superexplain.models import as_predictor
 
-    from ._common import parse_list
     similarity = parse_list(args.similarity, str, "--similarity")
     unknown = [name for name in similarity if name not in SIMILARITIES]
     if unknown:
         raise ValueError(f"--similarity: unknown measure {unknown[0]!r}; choose from {', '.join(SIMILARITIES)}")
-    options = method_options(args.method, num_samples=args.num_samples if args.method in SAMPLING_METHODS else None)
+    num_samples = args.num_samples if args.method in methods_with("samples_option") else None
+    options = method_options(args.method, num_samples=num_samples, extra=args.option)
     class_names = check_inputs(args.images, args.labels)
     with summary.timed("load_model"):
         model = load_model(args.model, args.debug)

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import image_files as _io
 from ._common import parse_list, save_figure, wrap
+from ._methods import SEGMENT_ALGORITHMS
 
 EXAMPLES = """\
 examples:
@@ -18,9 +19,6 @@ examples:
 Pick the setting whose segments follow the object's parts, then pass it to
 `superexplain explain ... --method lime --n-segments N --compactness W`.
 """
-
-SEGMENTATION_CHOICES = ("slic", "quickshift", "felzenszwalb", "watershed", "grid")
-
 
 def add_parser(subparsers, common, model_input, formatter_class) -> None:
     parser = subparsers.add_parser(
@@ -35,7 +33,7 @@ def add_parser(subparsers, common, model_input, formatter_class) -> None:
                         help="comma-separated numbers of superpixels asked for")
     parser.add_argument("--weight", default="5,10,20", metavar="LIST",
                         help="comma-separated compactness values (SLIC's trade-off between colour and space)")
-    parser.add_argument("--method", default="slic", choices=SEGMENTATION_CHOICES, help="segmentation algorithm")
+    parser.add_argument("--method", default="slic", choices=SEGMENT_ALGORITHMS, help="segmentation algorithm")
     parser.add_argument("--size", metavar="HxW", help="resize the image first (e.g. to the model's input size)")
     parser.add_argument("--out", metavar="FILE", help="PNG to write (default: IMAGE_superpixels.png in the current directory)")
     parser.set_defaults(run=run)

@@ -1,16 +1,15 @@
-"""Layer resolution for the CAM methods: names, indices, instances, nested paths, token grids and the automatic choice."""
+"""Layer resolution for the CAM methods: names, indices, instances, nested paths and the automatic choice
+(token layers are laid out as grids by :mod:`superexplain.gradcam.tokens`)."""
 from __future__ import annotations
 
 import difflib
-import math
 import numbers
 from typing import Any, Callable
 
-import numpy as np
-
 from .._validation import describe
+from .tokens import token_grid
 
-__all__ = ["ResolvedLayer", "resolve_layer", "candidate_layers", "token_grid", "tokens_to_grid"]
+__all__ = ["ResolvedLayer", "resolve_layer", "candidate_layers"]
 
 #: Why an automatically chosen layer was chosen, recorded in ``params["layer_reason"]``.
 REASON_SPATIAL = ("automatic: the last layer with a spatial (N, h, w, c) output, larger than 1x1, that the "
@@ -35,6 +34,13 @@ class ResolvedLayer:
         Whether the layer was chosen automatically.
     reason : str
         How the layer was chosen (the automatic rule that picked it, or "given").
+
+    Examples
+    --------
+    >>> import keras
+    >>> conv = keras.layers.Conv2D(4, 3, name="conv")
+    >>> ResolvedLayer([conv], (None, 6, 6, 4), automatic=False)
+    ResolvedLayer('conv', output_shape=(None, 6, 6, 4))
     """
 
     def __init__(self, path: list, output_shape: tuple, automatic: bool, reason: str = "given") -> None:
@@ -58,49 +64,15 @@ class ResolvedLayer:
         return f"ResolvedLayer({self.name!r}, output_shape={self.output_shape})"
 
 
-def token_grid(tokens: int | None) -> tuple[int, int] | None:
-    """``(side, leading)`` where ``tokens`` is a square grid ``side**2`` plus ``leading`` (0 or 1) class tokens.
+def graph_of(model):
+    """The replayed graph of ``model`` (see :mod:`superexplain.models.graph`), or None where it cannot be traced.
 
     Examples
     --------
-    >>> token_grid(196), token_grid(197), token_grid(10)
-    ((14, 0), (14, 1), None)
+    >>> from superexplain.datasets import load_demo_model
+    >>> graph_of(load_demo_model()) is not None
+    True
     """
-    if tokens is None:
-        return None
-    for leading in (0, 1):
-        side = math.isqrt(tokens - leading) if tokens > leading else 0
-        if side > 1 and side * side == tokens - leading:
-            return side, leading
-    return None
-
-
-def tokens_to_grid(values: np.ndarray, reshape: Callable | None = None) -> np.ndarray:
-    """Tokens (..., tokens, c) as a grid (..., h, w, c).
-
-    Without ``reshape`` the token count must be a square grid, optionally after one leading class
-    token, which is dropped. ``reshape`` maps an array (M, tokens, c) to (M, h, w, c) for any other layout.
-    """
-    values = np.asarray(values)
-    lead, (tokens, channels) = values.shape[:-2], values.shape[-2:]
-    flat = values.reshape((-1, tokens, channels))
-    if reshape is not None:
-        grid = np.asarray(reshape(flat))
-        if grid.ndim != 4 or grid.shape[0] != flat.shape[0] or grid.shape[-1] != channels:
-            raise ValueError(f"reshape must map tokens (M, {tokens}, {channels}) to a grid (M, h, w, {channels}); "
-                             f"it returned shape {grid.shape}")
-        return grid.reshape(lead + grid.shape[1:])
-    found = token_grid(tokens)
-    if found is None:
-        raise ValueError(f"the layer outputs {tokens} tokens, not a square grid (with or without one class token); "
-                         "pass reshape= a function mapping (M, tokens, c) to (M, h, w, c)")
-    side, leading = found
-    grid = flat[:, leading:].reshape((-1, side, side, channels))
-    return grid.reshape(lead + grid.shape[1:])
-
-
-def graph_of(model):
-    """The replayed graph of ``model`` (see :mod:`superexplain.models.graph`), or None where it cannot be traced."""
     from ..models.graph import model_graph, traceable
 
     return model_graph(model) if traceable(model) else None

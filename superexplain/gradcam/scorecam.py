@@ -8,10 +8,11 @@ import numpy as np
 from .._progress import progress
 from .._validation import check_choice, check_int, resolve_seed
 from ..explanation import Explanation
-from . import _cam
-from ._graph import cam_graph
-from .layers import ResolvedLayer, resolve_layer, tokens_to_grid
-from .methods import check_relu
+from . import cam_maps
+from .cam_common import check_relu, encode_targets, layer_params
+from .cam_graph import cam_graph
+from .layers import ResolvedLayer, resolve_layer
+from .tokens import tokens_to_grid
 
 __all__ = ["run_scorecam", "channel_masks", "channel_ranges", "scorecam_weights"]
 
@@ -21,11 +22,18 @@ DEFAULT_BATCH_SIZE = 64
 
 def _upsampled_channels(activations: np.ndarray, channels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Channels ``channels`` of one image's activations (h, w, c), upsampled: (len(channels), H, W)."""
-    return _cam.upsample(np.moveaxis(activations[..., channels], -1, 0), size)
+    return cam_maps.upsample(np.moveaxis(activations[..., channels], -1, 0), size)
 
 
 def channel_ranges(activations: np.ndarray, size: tuple[int, int], chunk: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """Minimum and maximum of each channel after upsampling to ``size``, computed ``chunk`` channels at a time."""
+    """Minimum and maximum of each channel after upsampling to ``size``, computed ``chunk`` channels at a time.
+
+    Examples
+    --------
+    >>> low, high = channel_ranges(np.arange(8.0).reshape(2, 2, 2), (4, 4))
+    >>> low.tolist(), high.tolist()
+    ([0.0, 1.0], [6.0, 7.0])
+    """
     channels = activations.shape[-1]
     low, high = np.empty(channels, np.float32), np.empty(channels, np.float32)
     for begin in range(0, channels, chunk):
@@ -66,6 +74,11 @@ def scorecam_weights(masked_scores: np.ndarray, channel_softmax: bool = False) -
     ``channel_softmax=True``: w_k = softmax over channels of those scores, which equals the
     softmax over channels of the paper's "increase of confidence" f(X o H_k) - f(X_b), since a
     softmax ignores the common baseline term.
+
+    Examples
+    --------
+    >>> scorecam_weights(np.array([0.2, 0.5])).tolist(), scorecam_weights(np.array([1.0, 1.0]), True).tolist()
+    ([0.2, 0.5], [0.5, 0.5])
     """
     scores = np.asarray(masked_scores, np.float64)
     if not channel_softmax or scores.size == 0:
@@ -118,7 +131,6 @@ def run_scorecam(predictor, images: np.ndarray, *, targets: Any = None, top_labe
     """
     from ..models.keras_model import as_float_input
     from ..models.batching import predict_in_batches
-    from .methods import encode_targets, layer_params
 
     check_choice(score, "score", ("logit", "probability"))
     relu = check_relu(relu)
@@ -160,11 +172,12 @@ def run_scorecam(predictor, images: np.ndarray, *, targets: Any = None, top_labe
             for target in wanted:
                 weights = np.zeros(activations.shape[-1], np.float64)
                 weights[kept] = scorecam_weights(masked_scores[:, target], channel_softmax)
-                feature_map = _cam.weighted_sum(activations[None], weights[None, None])[0, 0]
+                feature_map = cam_maps.weighted_sum(activations[None], weights[None, None])[0, 0]
                 if relu:
                     feature_map = np.maximum(feature_map, 0.0)
                 explanations.append(Explanation(
-                    image=image, method="scorecam", target=target, heatmap=_cam.upsample(feature_map, image.shape[:2]),
+                    image=image, method="scorecam", target=target,
+                    heatmap=cam_maps.upsample(feature_map, image.shape[:2]),
                     target_name=predictor.class_name(target), score=float(scores[target]),
                     feature_map=feature_map.astype(np.float32), params=dict(params)))
             bar.update()

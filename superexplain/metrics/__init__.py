@@ -1,7 +1,8 @@
 """Evaluation metrics for explanations: Sensitivity-n, deletion/insertion, ROAD, localisation, agreement, controls."""
 from __future__ import annotations
 
-from .results import AgreementResult, CurveResult, LocalisationResult, RoadResult, SensitivityResult
+from .map_results import AgreementResult, LocalisationResult
+from .results import CurveResult, RoadResult, SensitivityResult
 from .agreement import SIMILARITIES, agreement, similarity
 from .controls import edge_map, random_map
 from .curves import deletion, insertion

@@ -8,7 +8,7 @@ import numpy as np
 from .._validation import check_float, check_segments, describe
 from ..explanation import Explanation
 from ._features import attribution_density, feature_attributions
-from .results import AgreementResult
+from .map_results import AgreementResult
 
 __all__ = ["agreement", "similarity", "SIMILARITIES"]
 

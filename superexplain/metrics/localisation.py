@@ -8,7 +8,7 @@ import numpy as np
 
 from .._validation import check_float, describe
 from ..explanation import Explanation
-from .results import LocalisationResult
+from .map_results import LocalisationResult
 
 __all__ = ["pointing_game", "relevance_mass"]
 

@@ -1,6 +1,7 @@
 """The model adapter: everything the methods need from a model, behind one `Predictor`, and the one batch loop."""
-from .adapter import Predictor, as_predictor
+from .adapter import Predictor
 from .batching import build_ahead, fastest_batch_size, predict_in_batches, run_in_batches
+from .wrapping import as_predictor
 
 __all__ = ["Predictor", "as_predictor", "load_model", "predict_in_batches", "run_in_batches", "build_ahead",
            "fastest_batch_size"]

@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Callable
 
 import numpy as np
 
 from .cache import compiled
 from .._validation import check_choice, check_images, check_int, describe
+from .scores import check_scores, pick_output
 from .targets import normalise_class_names, resolve_targets
 
-__all__ = ["Predictor", "as_predictor"]
+__all__ = ["Predictor"]
 
 DEFAULT_BATCH_SIZE = 64
 #: Class names of a binary classifier with one sigmoid output, unless the user names them.
@@ -51,28 +52,14 @@ class Predictor:
         if isinstance(model, (str, os.PathLike)):
             model = _keras.load_model(model)
         if _keras.is_keras_model(model):
-            model = _keras.select_output(model, output)
-            self.keras_model = model
+            head = _keras.read_head(model, output)
+            self.keras_model = model = head.model
             self.function: Callable | None = None
-            self.input_shape = _keras.model_input_shape(model) or (None, None, None)
-            # built once per model (it creates a Keras graph for the logits), then reused
-            self.output_activation, self._logits_fn, self._logits_note = compiled(
-                model, "split_output_activation", lambda: _keras.split_output_activation(model))
-            try:
-                shape = tuple(model.outputs[0].shape)
-            except (AttributeError, ValueError, IndexError):
-                shape = ()
-            if len(shape) == 2 and shape[-1] is not None:
-                self._num_classes = int(shape[-1])
-            elif len(shape) not in (0, 2):
-                raise ValueError(f"model must output class scores of shape (N, classes); its output has shape {shape}"
-                                 + (" (the output picked by output=)" if output is not None else ""))
-            # one sigmoid unit: a binary classifier, seen as two classes (positive, negative)
-            self.binary = self.output_activation == "sigmoid" and self._num_classes == 1
-            if self.binary:
-                self._num_classes = 2
-                if self.class_names is None:
-                    self.class_names = list(BINARY_CLASS_NAMES)
+            self.input_shape = head.input_shape
+            self.output_activation, self._logits_fn, self._logits_note = head.activation, head.logits, head.logits_note
+            self._num_classes, self.binary = head.num_classes, head.binary
+            if self.binary and self.class_names is None:
+                self.class_names = list(BINARY_CLASS_NAMES)
         elif callable(model):
             self.keras_model = None
             self.function = model
@@ -92,10 +79,6 @@ class Predictor:
             )
 
     # ------------------------------------------------------------------ description
-    @property
-    def is_keras(self) -> bool:
-        return self.keras_model is not None
-
     @property
     def has_logits(self) -> bool:
         """Whether pre-activation scores can be computed (Keras models with a recognised head)."""
@@ -189,21 +172,8 @@ class Predictor:
                 scores = self.function(batch)
             except Exception as exc:
                 raise RuntimeError(f"the model raised {type(exc).__name__} on batch {batch_index}: {exc}") from exc
-            scores = self._pick_output(scores)
-            if hasattr(scores, "numpy") and not isinstance(scores, np.ndarray):
-                scores = scores.numpy()
-        scores = np.asarray(scores)
-        if scores.ndim == 1:
-            scores = scores[:, None]
-        if scores.ndim != 2 or scores.shape[0] != batch.shape[0]:
-            raise ValueError(
-                f"the model must return scores of shape (N, classes) = ({batch.shape[0]}, classes) for a batch "
-                f"of {batch.shape[0]} images; it returned shape {scores.shape} (batch {batch_index})"
-            )
-        if scores.dtype.kind not in "fiub":
-            raise TypeError(f"the model must return numeric scores; it returned dtype {scores.dtype}")
-        if not np.all(np.isfinite(scores)):
-            raise ValueError(f"the model returned NaN or infinite scores on batch {batch_index}")
+            scores = pick_output(scores, self.selected_output)
+        scores = check_scores(scores, batch.shape[0], batch_index)
         if self._num_classes is None:
             self._num_classes = int(scores.shape[1])
             if self.class_names is not None and len(self.class_names) != self._num_classes:
@@ -213,23 +183,6 @@ class Predictor:
         elif scores.shape[1] != self._num_classes:
             raise ValueError(f"the model returned {scores.shape[1]} classes, earlier {self._num_classes}")
         return scores.astype(np.float32, copy=False)
-
-    def _pick_output(self, scores: Any) -> Any:
-        """A plain callable's output: its scores, or the ``output=`` entry of a dict/list/tuple of outputs."""
-        if isinstance(scores, Mapping):
-            names = list(scores)
-        elif isinstance(scores, (list, tuple)):
-            names = list(range(len(scores)))
-        else:
-            if self.selected_output not in (None, 0):
-                raise ValueError(f"output={self.selected_output!r} was given but the model returns a single array")
-            return scores
-        if self.selected_output is None:
-            raise ValueError(f"the model returns several outputs ({', '.join(map(repr, names))}); pick the one "
-                             "holding the class scores with output= (an index or a key)")
-        if self.selected_output not in names:
-            raise ValueError(f"output={self.selected_output!r} is not one of the model's outputs ({', '.join(map(repr, names))})")
-        return scores[self.selected_output]
 
     def check_output(self, output: Any) -> str:
         """Validate a ``predict`` output choice: ``"output"``, or ``"logits"`` where the model has them."""
@@ -274,17 +227,8 @@ class Predictor:
 
     def fastest_batch_size(self, images: Any = None, candidates: Sequence[int] = (8, 16, 32, 64, 128, 256),
                            output: str = "output", repeat: int = 2) -> int:
-        """The candidate batch size fastest per image for this model: see
-        :func:`superexplain.models.batching.fastest_batch_size`, which this calls.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from superexplain.models import as_predictor
-        >>> predictor = as_predictor(lambda x: x.mean(axis=(1, 2)))
-        >>> predictor.fastest_batch_size(np.zeros((4, 4, 3)), candidates=(2, 4)) in (2, 4)
-        True
-        """
+        """The candidate batch size fastest per image for this model (Examples: see
+        :func:`superexplain.models.batching.fastest_batch_size`, which this calls)."""
         from .batching import fastest_batch_size
 
         return fastest_batch_size(self, images, candidates, output, repeat)
@@ -349,53 +293,3 @@ class Predictor:
         kind = type(self.keras_model).__name__ if self.keras_model is not None else "callable"
         return (f"Predictor({kind}, input={self.input_shape}, classes={self._num_classes}, "
                 f"activation={self.output_activation!r})")
-
-
-def as_predictor(model: Any, class_names: Any = None, batch_size: int | None = None, output: Any = None) -> Predictor:
-    """Wrap a Keras model, a model path, or a callable ``images -> scores`` as a :class:`Predictor`.
-
-    A :class:`Predictor` passes through unchanged unless new class names or a batch size are given.
-
-    Parameters
-    ----------
-    model : keras.Model, str, path or callable
-    class_names : list or dict, optional
-    batch_size : int, optional
-        Images per model call (default 64).
-    output : int or str, optional
-        For a model with several outputs (a list or a dict of them): the index or name of the
-        one holding the class scores. Required there, and refused with the list of outputs when missing.
-
-    Notes
-    -----
-    What is explained, by the model's head: a softmax or several sigmoid units: each class's
-    logit (gradient methods) or probability (perturbation methods); **one sigmoid unit** (a
-    binary classifier): two classes, 0 = ``"positive"`` (the logit z, or p) and 1 =
-    ``"negative"`` (-z, or 1 - p); **one linear unit** (a regression): the output itself, class 0.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from superexplain.models import as_predictor
-    >>> predictor = as_predictor(lambda x: x.sum(axis=(1, 2)), class_names=["r", "g", "b"])
-    >>> predictor.predict(np.ones((1, 2, 2, 3)))
-    array([[4., 4., 4.]], dtype=float32)
-    """
-    if isinstance(model, Predictor):
-        if output is not None and output != model.selected_output:
-            raise ValueError(f"output={output!r} differs from the Predictor's own output={model.selected_output!r}; "
-                             "wrap the model again with as_predictor(model, output=...)")
-        if class_names is None and batch_size is None:
-            return model
-        clone = object.__new__(Predictor)
-        clone.__dict__.update(model.__dict__)
-        if class_names is not None:
-            clone.class_names = normalise_class_names(class_names)
-            if clone._num_classes is not None and len(clone.class_names) != clone._num_classes:
-                raise ValueError(
-                    f"class_names has {len(clone.class_names)} names but the model outputs {clone._num_classes} classes"
-                )
-        if batch_size is not None:
-            clone.batch_size = check_int(batch_size, "batch_size", 1)
-        return clone
-    return Predictor(model, class_names=class_names, batch_size=batch_size, output=output)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
@@ -196,3 +196,36 @@ def as_float_input(batch: np.ndarray, model):
         except Exception:  # an exotic layout or dtype DLPack refuses: let TensorFlow copy it
             pass
     return batch
+
+
+class KerasHead(NamedTuple):
+    """What a Predictor reads from a Keras model once: the (output-selected) model, its input shape, its head."""
+
+    model: Any
+    input_shape: tuple
+    activation: str
+    logits: Callable | None
+    logits_note: str
+    num_classes: int | None
+    binary: bool
+
+
+def read_head(model, output: Any = None) -> KerasHead:
+    """The model's output ``output`` (see :func:`select_output`), input shape, final activation, logits function
+    and class count; one sigmoid unit (a binary classifier) counts as two classes, positive and negative."""
+    model = select_output(model, output)
+    # built once per model (it creates a Keras graph for the logits), then reused
+    activation, logits, note = compiled(model, "split_output_activation", lambda: split_output_activation(model))
+    try:
+        shape = tuple(model.outputs[0].shape)
+    except (AttributeError, ValueError, IndexError):
+        shape = ()
+    num_classes = None
+    if len(shape) == 2 and shape[-1] is not None:
+        num_classes = int(shape[-1])
+    elif len(shape) not in (0, 2):
+        raise ValueError(f"model must output class scores of shape (N, classes); its output has shape {shape}"
+                         + (" (the output picked by output=)" if output is not None else ""))
+    binary = activation == "sigmoid" and num_classes == 1
+    return KerasHead(model, model_input_shape(model) or (None, None, None), activation, logits, note,
+                     2 if binary else num_classes, binary)

@@ -7,10 +7,13 @@ import re
 import warnings
 from typing import Any, Iterable
 
+from .identity import model_change, source_change
+
 __all__ = [
     "INDEX_FILE",
     "SETTINGS_FILE",
     "EXPLANATIONS_DIR",
+    "LOCK_FILE",
     "COMPARED_SETTINGS",
     "IDENTITY_SETTINGS",
     "RunIndex",
@@ -18,6 +21,7 @@ __all__ = [
     "read_index",
     "read_settings",
     "atomic_write_text",
+    "temporary_name",
     "jsonable_options",
 ]
 
@@ -27,20 +31,25 @@ EXPLANATIONS_DIR = "explanations"
 LOCK_FILE = ".lock"
 #: The settings a resumed run must share with the run that made the directory.
 COMPARED_SETTINGS = ("method", "options", "targets", "top_labels", "random_state", "batch_size",
-                     "image_size", "preprocess")
+                     "model_batch_size", "image_size", "preprocess")
 #: What a resumed run must share with the run that made the directory besides its settings: the
-#: images (Source.identity) and the model (worker.model_fingerprint).
+#: images (Source.identity) and the model (identity.model_fingerprint).
 IDENTITY_SETTINGS = ("source_identity", "model_fingerprint")
 _TEMP_MARK = ".tmp-"
-#: The names the runner gives explanation files (and the command line their PNGs), temporaries included:
-#: ``overwrite`` removes these and nothing else from ``explanations/``.
-_RUN_FILE = re.compile(r"^\d{6,}(_[A-Za-z0-9._-]+)?_t\d+(\.tmp-\d+)?\.(npz|png)$")
-#: Names listed in a message about changed files before "and N more".
-_LISTED = 5
+#: The names the runner gives explanation files (and the command line their PNG and JSON renderings),
+#: temporaries included: ``overwrite`` removes these and nothing else from ``explanations/``.
+_RUN_FILE = re.compile(r"^\d{6,}(_[A-Za-z0-9._-]+)?_t\d+(\.tmp-\d+)?\.(npz|png|json)$")
 
 
 def temporary_name(path: str) -> str:
-    """A name next to ``path`` that no reader takes as done (same suffix, so savers keep it)."""
+    """A name next to ``path`` that no reader takes as done (same suffix, so savers keep it).
+
+    Examples
+    --------
+    >>> import os
+    >>> temporary_name("out/explanations/000001_t0.npz") == f"out/explanations/000001_t0.tmp-{os.getpid()}.npz"
+    True
+    """
     stem, suffix = os.path.splitext(path)
     return f"{stem}{_TEMP_MARK}{os.getpid()}{suffix}"
 
@@ -60,7 +69,14 @@ def _callable_name(value: Any) -> str:
 
 
 def jsonable_options(value: Any, name: str = "options") -> Any:
-    """Method options as JSON for run.json; callables are recorded (and compared) by qualified name."""
+    """Method options as JSON for run.json; callables are recorded (and compared) by qualified name.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> jsonable_options({"num_samples": np.int64(40), "hide_color": (0, 0.5), "score": len})
+    {'hide_color': [0, 0.5], 'num_samples': 40, 'score': 'callable:builtins.len'}
+    """
     import numpy as np
 
     if isinstance(value, dict):
@@ -130,67 +146,16 @@ def _complete_groups(records: list[dict], out: str, check_files: bool) -> dict[i
 
 
 def read_index(out: str, check_files: bool = False) -> list[dict]:
-    """The index of a run directory, one dict per explanation (and per failed image), by image then target."""
+    """The index of a run directory, one dict per explanation (and per failed image), by image then target.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> read_index(tempfile.mkdtemp())  # no index.jsonl yet
+    []
+    """
     groups = _complete_groups(_parse_lines(os.path.join(out, INDEX_FILE)), out, check_files)
     return [record for index in sorted(groups) for record in groups[index]]
-
-
-def _listed(names: list[str]) -> str:
-    shown = ", ".join(names[:_LISTED])
-    return shown + (f" and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
-
-
-_SOURCE_KINDS = {"files": "image files", "array": "an in-memory array", "stream": "an iterable or tf.data.Dataset"}
-
-
-def source_change(previous: dict, current: dict) -> str | None:
-    """What differs between two source identities, in words (None when they are the same)."""
-    if previous == current:
-        return None
-    before, now = previous.get("kind"), current.get("kind")
-    if before != now:
-        return (f"the run explained {_SOURCE_KINDS.get(before, before)}, this call gives "
-                f"{_SOURCE_KINDS.get(now, now)}")
-    if now == "files":
-        old = {path: (size, mtime) for path, size, mtime in previous.get("files", [])}
-        new = {path: (size, mtime) for path, size, mtime in current.get("files", [])}
-        added = [path for path in new if path not in old]
-        removed = [path for path in old if path not in new]
-        changed = [path for path in new if path in old and new[path] != old[path]]
-        parts = []
-        if added:
-            parts.append(f"{len(added)} added ({_listed(added)})")
-        if removed:
-            parts.append(f"{len(removed)} removed ({_listed(removed)})")
-        if changed:
-            parts.append(f"{len(changed)} changed, by size or modification time ({_listed(changed)})")
-        return "the image files differ from the run's: " + ("; ".join(parts) or "the same files in another order")
-    if now == "array":
-        import numpy as np
-
-        def shape_of(identity: dict) -> str:
-            return f"{tuple(identity.get('shape') or ())} {np.dtype(identity.get('dtype')).name}"
-
-        shapes = ""
-        if (previous.get("shape"), previous.get("dtype")) != (current.get("shape"), current.get("dtype")):
-            shapes = f" (shape {shape_of(previous)} then, {shape_of(current)} now)"
-        return f"the in-memory images differ from the run's{shapes}: their content hashes differ"
-    return "the images differ from the run's"
-
-
-def model_change(previous: dict, current: dict) -> str | None:
-    """What differs between two model fingerprints, in words (None when they are the same)."""
-    if previous == current:
-        return None
-    before, now = previous.get("kind"), current.get("kind")
-    if before != now:
-        kinds = {"keras": "a Keras model", "callable": "a plain callable"}
-        return f"the run's model was {kinds.get(before, before)}, this call's is {kinds.get(now, now)}"
-    if now == "callable":
-        return f"the model callable is another one ({previous.get('name')!r} then, {current.get('name')!r} now)"
-    if previous.get("architecture") != current.get("architecture"):
-        return "the model's architecture changed (its layers, their settings, wiring or weight shapes)"
-    return "the model's weights changed (same architecture)"
 
 
 def remove_run(out: str) -> None:

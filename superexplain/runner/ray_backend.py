@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-__all__ = ["import_ray", "run_on_ray", "ExplainActor"]
+__all__ = ["import_ray", "start_ray", "run_on_ray", "ExplainActor"]
 
 _INSTALL = 'pip install "superexplain[ray]"'
 #: Images of in-memory sources sent to Ray per pipeline, in bytes: bounds the object store's share.
@@ -39,9 +39,11 @@ class ExplainActor:
                 tf.config.experimental.set_memory_growth(gpu, True)
             except RuntimeError:  # TensorFlow already initialised the device: keep its setting
                 pass
-        from .worker import UnitExplainer, build_predictor
+        from .model_spec import build_predictor
+        from .worker import UnitExplainer
 
-        self.explainer = UnitExplainer(build_predictor(model_spec, plan.class_names, plan.output), plan)
+        predictor = build_predictor(model_spec, plan.class_names, plan.output, plan.model_batch_size)
+        self.explainer = UnitExplainer(predictor, plan)
 
     def __call__(self, batch: dict) -> dict:
         import numpy as np
@@ -64,8 +66,12 @@ def _chunks(units: Iterable[list], max_bytes: int) -> Iterator[list[bytes]]:
         yield chunk
 
 
-def _start(ray, ray_address: str | None, num_workers: int | None, verbose: int) -> bool:
-    """Connect to (or start) Ray unless the caller already did; returns whether we started it."""
+def start_ray(ray, ray_address: str | None, num_workers: int | None, verbose: int) -> bool:
+    """Connect to (or start) Ray unless the caller already did; returns whether this call started it.
+
+    ``ray_address=None`` starts a local Ray with ``num_workers`` CPUs (default: all), whose workers
+    can import superexplain from this checkout; ``verbose > 1`` lets Ray log to the driver.
+    """
     if ray.is_initialized():
         return False
     options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": verbose > 1,
@@ -96,7 +102,7 @@ def run_on_ray(units: Iterable[list], model_spec: tuple, plan: Any, write: Calla
                verbose: int) -> None:
     """Explain ``units`` on Ray; ``write`` receives each unit's results on the driver, as they come."""
     ray = import_ray()
-    started = _start(ray, ray_address, num_workers, verbose)
+    started = start_ray(ray, ray_address, num_workers, verbose)
     with warnings.catch_warnings():  # Ray Data's own deprecation notices, not the user's concern
         warnings.simplefilter("ignore", DeprecationWarning)
         context = ray.data.DataContext.get_current()

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import glob
-import hashlib
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -12,16 +11,13 @@ from typing import Any, Callable
 import numpy as np
 
 from .._validation import describe
+from .identity import array_identity, files_identity
 
-__all__ = ["Entry", "Loader", "Source", "open_source", "safe_stem", "unit_of", "image_digest", "array_identity",
-           "files_identity", "STREAM_KINDS"]
+__all__ = ["Entry", "Loader", "Source", "open_source", "safe_stem", "unit_of", "STREAM_KINDS"]
 
 _GLOB_CHARS = set("*?[")
 #: Sources read once, as they stream: their images cannot be hashed ahead of the run.
 STREAM_KINDS = ("iterable", "tf.data")
-#: Bytes of an in-memory array hashed at a time: a memmap is read piecewise and a strided array is
-#: copied only a chunk at a time, never whole.
-_HASH_CHUNK_BYTES = 16 * 2**20
 
 
 @dataclass
@@ -73,7 +69,13 @@ class Loader:
 
 
 def unit_of(index: int, unit_size: int) -> int:
-    """The unit (group of images explained in one call) an image index belongs to."""
+    """The unit (group of images explained in one call) an image index belongs to.
+
+    Examples
+    --------
+    >>> [unit_of(index, 3) for index in range(7)]
+    [0, 0, 0, 1, 1, 1, 2]
+    """
     return index // unit_size
 
 
@@ -102,52 +104,14 @@ class Source:
         return self._identity()
 
 
-def _new_digest(array: np.ndarray):
-    digest = hashlib.blake2b(digest_size=20)
-    # shape and dtype (with byte order) are part of the identity: the same bytes read another way differ
-    digest.update(repr((tuple(int(n) for n in array.shape), array.dtype.str)).encode())
-    return digest
-
-
-def image_digest(image: np.ndarray) -> str:
-    """A content hash of one image (shape, dtype and bytes), for checking a stream's images on resume."""
-    image = np.asarray(image)
-    digest = _new_digest(image)
-    digest.update(np.ascontiguousarray(image).reshape(-1).view(np.uint8))
-    return digest.hexdigest()
-
-
-def array_identity(batch: np.ndarray) -> dict:
-    """An array's identity: shape, dtype and a blake2b hash of its bytes, read in chunks of rows."""
-    digest = _new_digest(batch)
-    if batch.shape[0]:
-        rows = max(1, _HASH_CHUNK_BYTES // max(1, batch[:1].nbytes))
-        for start in range(0, batch.shape[0], rows):
-            # a view for a contiguous array; a chunk-sized copy for a strided one
-            digest.update(np.ascontiguousarray(batch[start:start + rows]).reshape(-1).view(np.uint8))
-    return {"kind": "array", "shape": [int(n) for n in batch.shape], "dtype": batch.dtype.str,
-            "blake2b": digest.hexdigest()}
-
-
-def files_identity(keys: list[str], paths: list[str]) -> dict:
-    """Image files' identity: relative path, size and modification time (ns) of each, in the source's order.
-
-    Sizes and times are read, not contents, so a run over a million files starts in seconds; a
-    file rewritten with the same size within the file system's time resolution is not seen.
-    """
-    files = []
-    for key, path in zip(keys, paths):
-        try:
-            status = os.stat(path)
-        except OSError:  # vanished since it was listed: recorded as missing, so a resume reports it changed
-            files.append([key, None, None])
-            continue
-        files.append([key, int(status.st_size), int(status.st_mtime_ns)])
-    return {"kind": "files", "files": files}
-
-
 def safe_stem(path: str) -> str:
-    """A file name's stem reduced to characters safe in any file system (for output names)."""
+    """A file name's stem reduced to characters safe in any file system (for output names).
+
+    Examples
+    --------
+    >>> safe_stem("photos/my cat (1).jpg")
+    'my-cat-1-'
+    """
     stem = os.path.splitext(os.path.basename(path))[0]
     return re.sub(r"[^A-Za-z0-9._-]+", "-", stem)[:40]
 
@@ -228,7 +192,15 @@ def _iterable_source(iterable: Iterable, kind: str, length: int | None, descript
 
 
 def open_source(images: Any) -> Source:
-    """Turn what the user gave as ``images`` into a :class:`Source` (nothing is loaded yet)."""
+    """Turn what the user gave as ``images`` into a :class:`Source` (nothing is loaded yet).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> source = open_source(np.zeros((3, 8, 8, 3), np.float32))
+    >>> source.kind, source.length, [entry.index for entry in source.entries()]
+    ('array', 3, [0, 1, 2])
+    """
     if isinstance(images, (str, os.PathLike)):
         spec = os.fspath(images)
         return _file_source(_files_from_string(spec), f"files {spec}")

@@ -1,14 +1,9 @@
 """The work of one unit (a few consecutive images), shared by the local and the Ray backend: load, validate, explain."""
 from __future__ import annotations
 
-import hashlib
-import inspect
-import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -16,130 +11,21 @@ from .._validation import describe
 from ..registry import method_info
 from .sources import Entry, Loader
 
-__all__ = ["Plan", "UnitExplainer", "image_seed", "is_factory",
-           "build_predictor", "model_fingerprint"]
+__all__ = ["Plan", "UnitExplainer", "image_seed"]
+
 
 def image_seed(random_state: int, index: int) -> int:
     """The seed of image ``index``: a function of the run's seed and the index only.
 
     So an image's explanation does not depend on the backend, the worker that ran it or the order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image_seed(0, 3) == int(np.random.SeedSequence([0, 3]).generate_state(1)[0])
+    True
     """
     return int(np.random.SeedSequence([int(random_state), int(index)]).generate_state(1)[0])
-
-
-def is_factory(model: Any) -> bool:
-    """A callable that takes no argument (a model factory) rather than ``images -> scores``."""
-    if not callable(model) or isinstance(model, type):
-        return False
-    try:
-        parameters = inspect.signature(model).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return not any(p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-                   for p in parameters)
-
-
-def build_predictor(model_spec: tuple, class_names: Any = None, output: Any = None):
-    """A Predictor from a model spec: ("object", model), ("path", path), ("bytes", data, suffix), ("factory", fn)."""
-    from ..models import as_predictor
-
-    kind = model_spec[0]
-    if kind == "object":
-        model = model_spec[1]
-    elif kind == "path":
-        model = model_spec[1]
-    elif kind == "bytes":  # a model file shipped to a worker that may not see the driver's disk
-        folder = tempfile.mkdtemp(prefix="superexplain-model-")
-        model = os.path.join(folder, "model" + model_spec[2])
-        with open(model, "wb") as handle:
-            handle.write(model_spec[1])
-    elif kind == "factory":
-        model = model_spec[1]()
-        if model is None:
-            raise TypeError("the model factory returned None; it must return a Keras model or a callable")
-    else:  # pragma: no cover - specs are built by explain_dataset
-        raise ValueError(f"unknown model spec {kind!r}")
-    return as_predictor(model, class_names=class_names, output=output)
-
-
-#: Config keys that do not change what a model computes, or that change with the process or the way the
-#: model was made rather than with the model: layer names are replaced by their position instead.
-_UNSTABLE_CONFIG_KEYS = frozenset({"trainable", "compile_config", "build_config", "filepath"})
-
-
-def _leaf_layers(model: Any) -> Iterator[Any]:
-    """Every layer, nested models' layers included, depth first in the model's own order."""
-    for layer in getattr(model, "layers", None) or []:
-        yield layer
-        if getattr(layer, "layers", None):
-            yield from _leaf_layers(layer)
-
-
-def _canonical(value: Any, positions: dict[str, str]) -> Any:
-    """A config with layer names replaced by their positions and unstable keys dropped.
-
-    Keras numbers its automatic names per process (``conv2d_3`` in one, ``conv2d`` in another),
-    so the same architecture built twice must not differ by them.
-    """
-    if isinstance(value, dict):
-        return {key: _canonical(item, positions) for key, item in value.items() if key not in _UNSTABLE_CONFIG_KEYS}
-    if isinstance(value, (list, tuple)):
-        return [_canonical(item, positions) for item in value]
-    if isinstance(value, str):
-        return positions.get(value, value)
-    return value
-
-
-def _architecture_digest(model: Any) -> str:
-    layers = list(_leaf_layers(model))
-    positions: dict[str, str] = {}
-    for position, name in enumerate([model.name] + [layer.name for layer in layers]):
-        positions.setdefault(name, f"#layer{position}")
-    try:
-        config = json.loads(model.to_json())
-    except Exception:  # noqa: BLE001 - a subclassed model without get_config: its layers below stand for it
-        config = None
-    # the layer walk covers subclassed models too, whose config tells little
-    walk = [[type(layer).__name__, [[list(map(int, w.shape)), str(w.dtype)] for w in layer.weights]]
-            for layer in layers]
-    weights = [[list(map(int, w.shape)), str(w.dtype)] for w in model.weights]
-    text = json.dumps([_canonical(config, positions), walk, weights, type(model).__name__], sort_keys=True,
-                      default=lambda value: type(value).__name__)  # never a repr: it may hold an address
-    return hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
-
-
-def _weights_digest(model: Any) -> str:
-    digest = hashlib.blake2b(digest_size=20)
-    for variable in model.weights:  # one variable at a time: never a second copy of the whole model
-        values = np.ascontiguousarray(np.asarray(variable))
-        digest.update(repr((values.shape, values.dtype.str)).encode())
-        digest.update(values.reshape(-1).view(np.uint8))
-    return digest.hexdigest()
-
-
-def callable_name(function: Any) -> str:
-    """A callable's qualified name, ``module.qualname`` (``functools.partial`` and the like: their type)."""
-    name = getattr(function, "__qualname__", None) or type(function).__qualname__
-    return f"{getattr(function, '__module__', None) or type(function).__module__}.{name}"
-
-
-def model_fingerprint(model: Any) -> dict:
-    """What a resumed run compares to tell whether its model is the run's: architecture and weights hashes.
-
-    ``model`` is a Keras model, a Predictor or a callable ``images -> scores``. A Keras model gives
-    ``{"kind": "keras", "architecture": ..., "weights": ...}``: the architecture hash covers the
-    layers' types, settings, wiring and weight shapes (names do not count: Keras numbers them per
-    process), the weights hash every value of ``model.weights`` in order. A plain callable has no
-    weights to read: ``{"kind": "callable", "name": "module.qualname"}``, compared by name only.
-    """
-    from ..models import Predictor
-    from ..models.keras_model import is_keras_model
-
-    if isinstance(model, Predictor):
-        model = model.keras_model if model.keras_model is not None else model.function
-    if is_keras_model(model):
-        return {"kind": "keras", "architecture": _architecture_digest(model), "weights": _weights_digest(model)}
-    return {"kind": "callable", "name": callable_name(model)}
 
 
 @dataclass
@@ -154,6 +40,7 @@ class Plan:
     loader: Loader
     class_names: Any = None
     output: Any = None  # which of several model outputs holds the class scores
+    model_batch_size: int | None = None  # images per model call (None: the Predictor's default)
     deterministic: bool = field(init=False)
 
     def __post_init__(self) -> None:

@@ -1,17 +1,20 @@
-"""The compiled, batched input-gradient function: target scores and d score / d input, one target per row."""
+"""The compiled input gradients of the pixel-attribution methods: the gradient function (plain or guided),
+and the accumulation of gradients over images x targets x integration points x noise samples, a batch at a time.
+"""
 from __future__ import annotations
 
 from typing import Any, Callable
 
 import numpy as np
 
+from ..models.batching import run_in_batches
 from ..models.cache import compiled
 
-__all__ = ["input_gradient_function", "input_gradients", "sync_guided"]
+__all__ = ["input_gradient_function", "input_gradients", "sync_guided", "accumulate_attributions"]
 
 
 def _guided_model(model: Any) -> tuple[Any, int]:
-    from ._guided import guided_copy
+    from ._guided_copy import guided_copy
 
     return compiled(model, ("guided_copy",), lambda: guided_copy(model))
 
@@ -24,8 +27,16 @@ def input_gradient_function(predictor: Any, score: str = "logit", guided: bool =
     ``(scores (N,), gradients (N, H, W, C))`` as tensors: the score of each row's target and its
     gradient with respect to that row's input. The signature has a free batch dimension, so batches
     of any size share one trace. With ``guided=True`` the gradients come from a private copy of
-    the model with rectified ReLU gradients (its weights are synced by :func:`input_gradients`).
+    the model with rectified ReLU gradients (its weights are synced by :func:`sync_guided`).
     A plain callable raises TypeError (from ``predictor.score_function``).
+
+    Examples
+    --------
+    >>> from superexplain.datasets import load_demo_model
+    >>> from superexplain.models import as_predictor
+    >>> function, kind, guided_relus = input_gradient_function(as_predictor(load_demo_model()), guided=True)
+    >>> kind, guided_relus
+    ('logit', 4)
     """
 
     _, kind = predictor.score_function(score)  # raises TypeError for plain callables
@@ -83,8 +94,17 @@ def input_gradients(function: Callable, predictor: Any, images: np.ndarray,
 
 
 def sync_guided(predictor: Any) -> None:
-    """Bring the guided copy's weights up to date with the user's model (before each guided run)."""
-    from ._guided import sync_weights
+    """Bring the guided copy's weights up to date with the user's model (before each guided run).
+
+    Examples
+    --------
+    >>> from superexplain.datasets import load_demo_model
+    >>> from superexplain.models import as_predictor
+    >>> predictor = as_predictor(load_demo_model())
+    >>> _ = input_gradient_function(predictor, guided=True)   # makes the guided copy
+    >>> sync_guided(predictor)
+    """
+    from ._guided_copy import sync_weights
 
     model = predictor.keras_model
     sync_weights(model, _guided_model(model)[0])
@@ -96,26 +116,37 @@ def accumulate_attributions(predictor: Any, images: np.ndarray, jobs: list[tuple
                             noise_scales: np.ndarray | None = None, rng: np.random.Generator | None = None,
                             batch_size: int = 64, verbose: int | bool = 0,
                             desc: str = "gradients") -> tuple[np.ndarray, np.ndarray | None]:
-    """The one batching loop of the pixel-gradient methods.
+    """The gradient accumulation of the pixel-gradient methods, on the library's one batch loop.
 
     Every job ``(image index, target)`` has ``num_groups`` groups (noise samples; 1 without
     noise); each group evaluates the gradient at ``len(baselines) * len(alphas)`` points
     ``b + alpha (x' - b)`` where ``x' = x + noise``. A group's attribution is
     ``sum_{b, alpha} weight(alpha) / n_b * grad * (x' - b)`` (``* 1`` when ``baselines`` is None,
     i.e. plain gradients). All rows of all jobs are flattened and cut into batches of
-    ``batch_size``, so many images, targets, steps and samples share each compiled call.
+    ``batch_size``, so many images, targets, steps and samples share each compiled call
+    (:func:`superexplain.models.batching.run_in_batches` runs the batches, ``desc`` labels its bar).
 
     Noise is drawn per image (shared by its targets) from ``rng`` in image order, so the result
     does not depend on ``batch_size``'s effect on the draw order.
 
     Returns the mean over groups (J, H, W, C) and, when ``num_groups > 1``, the population
     variance over groups (float64 arrays).
+
+    Examples
+    --------
+    >>> from superexplain.datasets import load_demo_model, make_shapes
+    >>> from superexplain.models import as_predictor
+    >>> images = make_shapes(2, seed=0).images
+    >>> mean, variance = accumulate_attributions(
+    ...     as_predictor(load_demo_model()), images, [(0, 1), (1, 1)], score="logit", guided=False,
+    ...     alphas=np.ones(1), alpha_weights=np.ones(1), baselines=None)       # plain gradients
+    >>> mean.shape, variance is None
+    ((2, 64, 64, 3), True)
     """
-    from .._progress import progress
     from ..models import keras_model as _keras
 
     function, _, _ = input_gradient_function(predictor, score, guided)
-    call = function.get_concrete_function()  # skips the per-call signature matching of tf.function
+    gradient_call = function.get_concrete_function()  # skips the per-call signature matching of tf.function
     if guided:
         sync_guided(predictor)
     alphas = np.asarray(alphas, dtype=np.float64)
@@ -140,41 +171,53 @@ def accumulate_attributions(predictor: Any, images: np.ndarray, jobs: list[tuple
         return noise[image]
 
     starts = range(0, total_rows, batch_size)
-    with progress(len(starts), desc, verbose) as bar:
-        for start in starts:
-            rows = np.arange(start, min(start + batch_size, total_rows))
-            group_ids, point = np.divmod(rows, points)
-            job, group = np.divmod(group_ids, num_groups)
-            baseline_index, alpha_index = np.divmod(point, alphas.size)
-            image_index = job_images[job]
-            inputs = images[image_index]
-            if noise_scales is not None:
-                inputs = inputs + np.stack([noise_of(i)[g] for i, g in zip(image_index, group)])
-            if baselines is None:
-                multiplier, batch = None, inputs
-            else:
-                base = baselines[image_index, baseline_index]
-                multiplier = inputs - base
-                alpha = alphas[alpha_index]
-                batch = base + alpha.astype(np.float32)[:, None, None, None] * multiplier
-                at_input = alpha == 1
-                batch[at_input] = inputs[at_input]  # alpha == 1 is the input itself, exactly
-            grads = call(_keras.as_float_input(batch, predictor.keras_model), job_targets[job])[1].numpy()
-            grads *= (alpha_weights[alpha_index] / n_baselines).astype(np.float32)[:, None, None, None]
-            if multiplier is not None:
-                grads *= multiplier
-            # sum contiguous runs of the same group, then fold finished groups into their job
-            run_starts = np.flatnonzero(np.r_[True, group_ids[1:] != group_ids[:-1]])
-            run_sums = np.add.reduceat(grads, run_starts, axis=0, dtype=np.float64)
-            for run, first in enumerate(run_starts):
-                group_sum += run_sums[run]
-                last = rows[run_starts[run + 1] - 1] if run + 1 < len(run_starts) else rows[-1]
-                if last % points == points - 1:
-                    sums[job[first]] += group_sum
-                    if squares is not None:
-                        squares[job[first]] += group_sum * group_sum
-                    group_sum[...] = 0.0
-            bar.update()
+
+    def build(index: int) -> tuple[tuple, tuple]:
+        """Batch ``index``'s gradient inputs, and what folding its gradients needs."""
+        start = starts[index]
+        rows = np.arange(start, min(start + batch_size, total_rows))
+        group_ids, point = np.divmod(rows, points)
+        job, group = np.divmod(group_ids, num_groups)
+        baseline_index, alpha_index = np.divmod(point, alphas.size)
+        image_index = job_images[job]
+        inputs = images[image_index]
+        if noise_scales is not None:
+            inputs = inputs + np.stack([noise_of(i)[g] for i, g in zip(image_index, group)])
+        if baselines is None:
+            multiplier, batch = None, inputs
+        else:
+            base = baselines[image_index, baseline_index]
+            multiplier = inputs - base
+            alpha = alphas[alpha_index]
+            batch = base + alpha.astype(np.float32)[:, None, None, None] * multiplier
+            at_input = alpha == 1
+            batch[at_input] = inputs[at_input]  # alpha == 1 is the input itself, exactly
+        feed = (_keras.as_float_input(batch, predictor.keras_model), job_targets[job])
+        return feed, (rows, group_ids, job, alpha_index, multiplier)
+
+    def call(index: int, built: tuple[tuple, tuple]) -> tuple[tuple, np.ndarray]:
+        feed, fold = built
+        return fold, gradient_call(*feed)[1].numpy()
+
+    def consume(index: int, result: tuple[tuple, np.ndarray]) -> None:
+        nonlocal group_sum  # ``+=`` rebinds the name (to the same array, updated in place)
+        (rows, group_ids, job, alpha_index, multiplier), grads = result
+        grads *= (alpha_weights[alpha_index] / n_baselines).astype(np.float32)[:, None, None, None]
+        if multiplier is not None:
+            grads *= multiplier
+        # sum contiguous runs of the same group, then fold finished groups into their job
+        run_starts = np.flatnonzero(np.r_[True, group_ids[1:] != group_ids[:-1]])
+        run_sums = np.add.reduceat(grads, run_starts, axis=0, dtype=np.float64)
+        for run, first in enumerate(run_starts):
+            group_sum += run_sums[run]
+            last = rows[run_starts[run + 1] - 1] if run + 1 < len(run_starts) else rows[-1]
+            if last % points == points - 1:
+                sums[job[first]] += group_sum
+                if squares is not None:
+                    squares[job[first]] += group_sum * group_sum
+                group_sum[...] = 0.0
+
+    run_in_batches(build, call, len(starts), consume, verbose=verbose, desc=desc)
     mean = sums / num_groups
     variance = None if squares is None else np.maximum(squares / num_groups - mean * mean, 0.0)
     return mean, variance

@@ -21,17 +21,36 @@ __all__ = [
 
 
 def weighted_sum(activations: np.ndarray, channel_weights: np.ndarray) -> np.ndarray:
-    """sum_k w_k A^k: activations (N, h, w, c), channel weights (N, K, c) -> maps (N, K, h, w)."""
+    """sum_k w_k A^k: activations (N, h, w, c), channel weights (N, K, c) -> maps (N, K, h, w).
+
+    Examples
+    --------
+    >>> weighted_sum(np.ones((1, 2, 2, 3)), np.array([[[1.0, 2.0, -1.0]]])).tolist()
+    [[[[2.0, 2.0], [2.0, 2.0]]]]
+    """
     return np.einsum("nhwc,nkc->nkhw", np.asarray(activations, np.float64), np.asarray(channel_weights, np.float64))
 
 
 def gradcam_weights(gradients: np.ndarray) -> np.ndarray:
-    """Grad-CAM channel weights alpha_k = (1/Z) sum_ij dS/dA^k_ij (Selvaraju et al., eq. 1): (N, K, c)."""
+    """Grad-CAM channel weights alpha_k = (1/Z) sum_ij dS/dA^k_ij (Selvaraju et al., eq. 1): (N, K, c).
+
+    Examples
+    --------
+    >>> gradcam_weights(np.arange(4.0).reshape(1, 1, 2, 2, 1)).tolist()
+    [[[1.5]]]
+    """
     return np.asarray(gradients, np.float64).mean(axis=(2, 3))
 
 
 def gradcam(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
-    """Grad-CAM before its ReLU: sum_k alpha_k A^k."""
+    """Grad-CAM before its ReLU: sum_k alpha_k A^k.
+
+    Examples
+    --------
+    >>> activations = np.arange(1.0, 5.0).reshape(1, 2, 2, 1)
+    >>> gradcam(activations, np.full((1, 1, 2, 2, 1), -1.0)).tolist()    # a negative weight: the signed map
+    [[[[-1.0, -2.0], [-3.0, -4.0]]]]
+    """
     return weighted_sum(activations, gradcam_weights(gradients))
 
 
@@ -46,6 +65,11 @@ def gradcam_plus_plus_weights(activations: np.ndarray, gradients: np.ndarray) ->
 
     The common positive factor Y = exp(S) of every w_k is left out (as the authors' code does): it
     scales the map without changing its shape, and would overflow for large logits.
+
+    Examples
+    --------
+    >>> gradcam_plus_plus_weights(np.zeros((1, 2, 2, 1)), np.ones((1, 1, 2, 2, 1))).tolist()   # alpha = 1/2
+    [[[2.0]]]
     """
     activations = np.asarray(activations, np.float64)
     gradients = np.asarray(gradients, np.float64)
@@ -58,12 +82,25 @@ def gradcam_plus_plus_weights(activations: np.ndarray, gradients: np.ndarray) ->
 
 
 def gradcam_plus_plus(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
-    """Grad-CAM++ before its ReLU: sum_k w_k A^k with :func:`gradcam_plus_plus_weights`."""
+    """Grad-CAM++ before its ReLU: sum_k w_k A^k with :func:`gradcam_plus_plus_weights`.
+
+    Examples
+    --------
+    >>> gradcam_plus_plus(np.ones((1, 2, 2, 1)), np.ones((1, 1, 2, 2, 1))).shape
+    (1, 1, 2, 2)
+    """
     return weighted_sum(activations, gradcam_plus_plus_weights(activations, gradients))
 
 
 def layercam(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
-    """LayerCAM before its ReLU (Jiang et al. 2021): sum_k ReLU(dS/dA^k_ij) A^k_ij, a weight per location."""
+    """LayerCAM before its ReLU (Jiang et al. 2021): sum_k ReLU(dS/dA^k_ij) A^k_ij, a weight per location.
+
+    Examples
+    --------
+    >>> gradients = np.array([1.0, -1.0, 2.0, 0.0]).reshape(1, 1, 2, 2, 1)
+    >>> layercam(np.ones((1, 2, 2, 1)), gradients).tolist()
+    [[[[1.0, 0.0], [2.0, 0.0]]]]
+    """
     weighted = np.maximum(np.asarray(gradients, np.float64), 0.0) * np.asarray(activations, np.float64)[:, None]
     return weighted.sum(axis=-1)
 
@@ -73,6 +110,11 @@ def upsample(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
     Convention: half-pixel centres (``align_corners=False``), as ``tf.image.resize``, PIL and
     OpenCV use: output pixel i samples the input at (i + 0.5) * h / H - 0.5, clamped at the edges.
+
+    Examples
+    --------
+    >>> upsample(np.array([[0.0, 1.0]]), (1, 4)).tolist()
+    [[0.0, 0.25, 0.75, 1.0]]
     """
     import tensorflow as tf
 

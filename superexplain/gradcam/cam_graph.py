@@ -13,6 +13,7 @@ class CamGraph:
     gradients, resolved_targets)`` where ``targets`` is an int32 (N, K) array of class indices, a
     negative entry ``-r`` meaning "the image's r-th best class". ``gradients`` has shape
     (N, K, h, w, c): one backward pass for K = 1, one vectorised Jacobian for K > 1.
+    Built and cached by :func:`cam_graph`.
     """
 
     def __init__(self, model, resolved: ResolvedLayer, logits: bool, input_shape: tuple, binary: bool) -> None:
@@ -89,7 +90,21 @@ class CamGraph:
 
 
 def cam_graph(predictor, resolved: ResolvedLayer, score: str) -> tuple[CamGraph, str]:
-    """The cached :class:`CamGraph` for ``predictor``'s model, the layer and the score; and the score kind."""
+    """The cached :class:`CamGraph` for ``predictor``'s model, the layer and the score; and the score kind.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from superexplain.datasets import load_demo_model, make_shapes
+    >>> from superexplain.gradcam import resolve_layer
+    >>> from superexplain.models import as_predictor
+    >>> model = load_demo_model()
+    >>> graph, kind = cam_graph(as_predictor(model), resolve_layer(model), "logit")
+    >>> targets = np.array([[-1]], np.int32)                 # each image's best class
+    >>> activations, scores, gradients, resolved = graph.gradients(make_shapes(1, seed=0).images, targets)
+    >>> kind, tuple(activations.shape), tuple(gradients.shape)
+    ('logit', (1, 8, 8, 64), (1, 1, 8, 8, 64))
+    """
     from ..models.cache import compiled
 
     _, kind = predictor.score_function(score)  # raises the TypeError for plain callables
