@@ -15,7 +15,7 @@ from typing import Any
 from .explanation import Explanation
 from .models import as_predictor
 from .models.targets import Named
-from .registry import method_function
+from .registry import check_options, method_function
 
 __all__ = ["explain"]
 
@@ -82,6 +82,7 @@ def explain(model: Any, image: Any, method: str = "gradcam", target: Any = None,
     (64, 64)
     """
     run = method_function(method)
+    check_options(method, options)  # before the model is loaded: a misspelt option fails at once
     predictor = as_predictor(model, class_names=class_names, output=output)
     images, single = predictor.check_images(image, "image", batch=batch)
     if target is not None and top_labels is not None:

@@ -13,8 +13,11 @@ from typing import Callable
 
 from ._validation import check_choice
 
-__all__ = ["Method", "METHODS", "FAMILIES", "method_info", "method_function", "available_methods",
-           "method_names", "method_table"]
+__all__ = ["Method", "METHODS", "FAMILIES", "method_info", "method_function", "method_options", "check_options",
+           "available_methods", "method_names", "method_table"]
+
+#: What every run function takes from ``explain`` itself; a method's own options are the rest.
+COMMON_ARGUMENTS = ("targets", "top_labels", "random_state", "verbose")
 
 #: Method families, in the order the table lists them.
 FAMILIES = ("cam", "gradient", "perturbation")
@@ -155,6 +158,37 @@ def method_function(method: str) -> Callable:
     """The run function behind a method name, imported on first use."""
     module_name, function_name = method_info(method).entry.split(":")
     return getattr(importlib.import_module(module_name), function_name)
+
+
+def method_options(method: str) -> list[str]:
+    """The options of a method: its run function's keyword-only parameters beyond the common ones (sorted).
+
+    Examples
+    --------
+    >>> method_options("rise")[:3]
+    ['batch_size', 'hide_color', 'mask_resolution']
+    """
+    import inspect
+
+    parameters = inspect.signature(method_function(method)).parameters.values()
+    return sorted(p.name for p in parameters if p.kind is p.KEYWORD_ONLY and p.name not in COMMON_ARGUMENTS)
+
+
+def check_options(method: str, options: dict, name: str = "option") -> None:
+    """Refuse an option the method does not take, naming it and listing the method's options.
+
+    Examples
+    --------
+    >>> check_options("lime", {"num_samples": 100})
+    >>> check_options("gradcam", {"num_samples": 100})
+    Traceback (most recent call last):
+    ...
+    TypeError: method 'gradcam' has no option 'num_samples'; its options: batch_size, layer, relu, reshape, score
+    """
+    known = method_options(method)
+    for key in options:
+        if key not in known:
+            raise TypeError(f"method {method!r} has no {name} {key!r}; its options: {', '.join(known)}")
 
 
 def method_names(family: str | None = None, *, needs_keras: bool | None = None) -> list[str]:

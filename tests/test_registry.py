@@ -84,3 +84,17 @@ def test_families_partition_the_methods_in_table_order():
 def test_an_unknown_method_is_refused_with_the_list(demo_model, demo_data):
     with pytest.raises(ValueError, match="method must be one of 'gradcam'"):
         superexplain.explain(demo_model, demo_data.images[0], method="gradcam+++", verbose=0)
+
+
+def test_a_misspelt_option_is_refused_naming_it_and_the_methods_options(demo_model, demo_data, tmp_path):
+    from superexplain.registry import method_options
+
+    with pytest.raises(TypeError, match=r"method 'gradcam' has no option 'stepz'; its options: batch_size, layer, relu"):
+        superexplain.explain(demo_model, demo_data.images[0], method="gradcam", stepz=3, verbose=0)
+    out = tmp_path / "run"
+    with pytest.raises(TypeError, match="method 'lime' has no option 'num_sample'"):
+        superexplain.explain_dataset(demo_model, demo_data.images[:2], method="lime", out=out, num_sample=10, verbose=0)
+    assert not out.exists() or not any(out.iterdir())  # refused before the run folder was written
+    # the options are the run function's own keywords: each one is accepted by explain
+    assert {"steps", "baseline", "rule"} <= set(method_options("integrated_gradients"))
+    assert "random_state" not in method_options("lime") and "targets" not in method_options("gradcam")

@@ -9,7 +9,6 @@ is on the command line at once. Every other option of a method's run function is
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import re
 from typing import Any
@@ -239,7 +238,7 @@ def method_options(method: str, *, layer=None, num_samples=None, segments=None, 
 
 
 def check_option_names(method: str, options: dict) -> None:
-    """Refuse an option the method's run function does not take (when its signature lists them all).
+    """Refuse an option the method does not take (:func:`superexplain.registry.method_options` lists them).
 
     Imports the method's module (and so TensorFlow for the gradient methods).
 
@@ -251,15 +250,11 @@ def check_option_names(method: str, options: dict) -> None:
     ...
     ValueError: --option stepz: lime takes no option 'stepz'; its options: alpha, batch_size, ...
     """
-    from superexplain.registry import method_function
+    from superexplain.registry import method_options
 
-    parameters = inspect.signature(method_function(method)).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
-        return  # it takes any keyword and checks them itself
-    known = sorted(name for name, p in parameters.items()
-                   if p.kind is p.KEYWORD_ONLY and name not in _RESERVED and name != "targets")
+    known = method_options(method)
     for key in options:
-        if key not in parameters:
+        if key not in known:
             raise ValueError(f"--option {key}: {method} takes no option {key!r}; its options: {', '.join(known)}")
 
 

@@ -66,12 +66,15 @@ def _run_cam(method: str, predictor, images: np.ndarray, *, targets: Any = None,
     return explanations
 
 
-def run_gradcam(predictor, images, **options) -> list[Explanation]:
+def run_gradcam(predictor, images, *, targets: Any = None, top_labels: Any = None, random_state: Any = None,
+                verbose: Any = 1, layer: Any = None, score: str = "logit", relu: bool = True, batch_size: Any = None,
+                reshape: Any = None) -> list[Explanation]:
     """Grad-CAM (Selvaraju et al. 2017, arXiv 1610.02391) for a validated batch; see :class:`.GradCAM`.
 
     Options: ``layer`` (None = automatic), ``score`` ("logit" or "probability"), ``relu``
     (False keeps the signed map), ``batch_size`` (images per compiled call, default 32),
-    ``reshape`` (tokens -> grid for a transformer layer; see :class:`.GradCAM`).
+    ``reshape`` (tokens -> grid for a transformer layer; see :class:`.GradCAM`). ``random_state``
+    is accepted and recorded (the method draws no random numbers).
 
     Examples
     --------
@@ -82,10 +85,13 @@ def run_gradcam(predictor, images, **options) -> list[Explanation]:
     >>> len(explanations), explanations[0].params["score_kind"]
     (4, 'logit')
     """
-    return _run_cam("gradcam", predictor, images, **options)
+    return _run_cam("gradcam", predictor, images, targets=targets, top_labels=top_labels, random_state=random_state,
+                    verbose=verbose, layer=layer, score=score, relu=relu, batch_size=batch_size, reshape=reshape)
 
 
-def run_gradcam_plus_plus(predictor, images, **options) -> list[Explanation]:
+def run_gradcam_plus_plus(predictor, images, *, targets: Any = None, top_labels: Any = None,
+                          random_state: Any = None, verbose: Any = 1, layer: Any = None, score: str = "logit",
+                          relu: bool = True, batch_size: Any = None, reshape: Any = None) -> list[Explanation]:
     """Grad-CAM++ (Chattopadhay et al. 2018, arXiv 1710.11063); options as :func:`run_gradcam`.
 
     Examples
@@ -95,10 +101,13 @@ def run_gradcam_plus_plus(predictor, images, **options) -> list[Explanation]:
     >>> run_gradcam_plus_plus(as_predictor(load_demo_model()), make_shapes(1, seed=0).images, verbose=0)[0].method
     'gradcam++'
     """
-    return _run_cam("gradcam++", predictor, images, **options)
+    return _run_cam("gradcam++", predictor, images, targets=targets, top_labels=top_labels, random_state=random_state,
+                    verbose=verbose, layer=layer, score=score, relu=relu, batch_size=batch_size, reshape=reshape)
 
 
-def run_layercam(predictor, images, **options) -> list[Explanation]:
+def run_layercam(predictor, images, *, targets: Any = None, top_labels: Any = None, random_state: Any = None,
+                 verbose: Any = 1, layer: Any = None, score: str = "logit", relu: bool = True, batch_size: Any = None,
+                 reshape: Any = None) -> list[Explanation]:
     """LayerCAM (Jiang et al. 2021, IEEE TIP 30); options as :func:`run_gradcam`.
 
     Examples
@@ -108,4 +117,5 @@ def run_layercam(predictor, images, **options) -> list[Explanation]:
     >>> run_layercam(as_predictor(load_demo_model()), make_shapes(1, seed=0).images, verbose=0)[0].feature_map.shape
     (8, 8)
     """
-    return _run_cam("layercam", predictor, images, **options)
+    return _run_cam("layercam", predictor, images, targets=targets, top_labels=top_labels, random_state=random_state,
+                    verbose=verbose, layer=layer, score=score, relu=relu, batch_size=batch_size, reshape=reshape)

@@ -10,7 +10,7 @@ import numpy as np
 from .._progress import progress
 from .._validation import check_choice, check_int, describe, resolve_seed
 from ..models.targets import check_target_spec
-from ..registry import method_info
+from ..registry import check_options, method_info
 from .index import RunIndex, jsonable_options, read_index, read_settings
 from .model_spec import build_predictor, fingerprint_of, model_spec
 from .result import DatasetResult
@@ -223,6 +223,7 @@ def explain_dataset(model: Any, images: Any, method: str = "gradcam", *, out: st
     options = jsonable_options(method_options, "method_options")
     class_names = method_options.pop("class_names", None)
     output = method_options.pop("output", None)  # picks the model's scores, as in explain(); not a method option
+    check_options(method, method_options)  # a misspelt option fails before any file is written
     loader = Loader(size=tuple(size) if size else None, preprocess=preprocess)
     os.makedirs(out, exist_ok=True)
     spec, model_class_names = model_spec(model, backend, out)
