@@ -27,12 +27,21 @@ class ProgressBar:
         self._last_draw = 0.0
         self._drawn = False
         self._drawn_count = -1
+        self._skipped = 0
+        self._first: tuple[float, int] | None = None  # (time, count) when this session's first item finished
+
+    def skip(self, n: int) -> None:
+        """Count ``n`` items done earlier (a resumed run): they fill the bar but are left out of the rate."""
+        self.count += n
+        self._skipped += n
 
     def update(self, n: int = 1) -> None:
         self.count += n
+        now = time.perf_counter()
+        if self._first is None and n > 0:
+            self._first = (now, self.count)
         if not self.enabled:
             return
-        now = time.perf_counter()
         if now - self._start < self.delay:  # quick work stays quiet, finished or not
             return
         if now - self._last_draw < 0.1 and self.count < self.total:
@@ -45,15 +54,33 @@ class ProgressBar:
         if self.total:
             filled = int(self.width * min(self.count, self.total) / self.total)
             bar = "#" * filled + "-" * (self.width - filled)
-            rate = self.count / elapsed if elapsed > 0 else 0.0
-            remaining = (self.total - self.count) / rate if rate > 0 else 0.0
-            text = f"\r{self.desc} [{bar}] {self.count}/{self.total} {elapsed:.1f}s<{remaining:.1f}s"
+            remaining = self.remaining(now)
+            eta = "?" if remaining is None else f"{remaining:.1f}s"
+            text = f"\r{self.desc} [{bar}] {self.count}/{self.total} {elapsed:.1f}s<{eta}"
         else:
             text = f"\r{self.desc} {self.count} {elapsed:.1f}s"
         self.stream.write(text)
         self.stream.flush()
         self._drawn = True
         self._drawn_count = self.count
+
+    def remaining(self, now: float | None = None) -> float | None:
+        """Seconds left, estimated from this session's items only; None before the first one is done.
+
+        Until a second batch of items is done the rate is the first batch's (start-up included);
+        from then on it is measured from the moment the first batch finished, so a slow start (a
+        cluster starting, kernels compiling) does not weigh on the estimate for ever.
+        """
+        now = time.perf_counter() if now is None else now
+        if self._first is None:
+            return None
+        first_time, first_count = self._first
+        if self.count > first_count and now > first_time:
+            rate = (self.count - first_count) / (now - first_time)
+        else:
+            done = first_count - self._skipped
+            rate = done / (first_time - self._start) if first_time > self._start and done > 0 else 0.0
+        return max(self.total - self.count, 0) / rate if rate > 0 else None
 
     def close(self) -> None:
         if self.enabled and self._drawn:

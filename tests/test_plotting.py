@@ -98,19 +98,23 @@ def test_rendered_block_plot_changes_exactly_the_selected_segments():
     explanation = _perturbation()
     expected = np.isin(GRID, [9, 15, 0])  # the three largest weights, 0.7, 0.6, 0.5, read off WEIGHTS
     empty = _render(lambda ax: plot(explanation, "block", ax=ax, threshold=10.0, title=False))
-    block = _render(lambda ax: plot(explanation, "block", ax=ax, num_features=3, title=False))
+    block = _render(lambda ax: plot(explanation, "block", ax=ax, num_features=3, positive_only=True, title=False))
     np.testing.assert_array_equal(np.any(block != empty, axis=2), expected)
     negative = np.isin(GRID, [1, 9, 15, 0, 7])  # top five by |weight|: -0.9, 0.7, 0.6, 0.5, -0.4
-    shown = _render(lambda ax: plot(explanation, "block", ax=ax, num_features=5, show_negative=True, title=False))
+    shown = _render(lambda ax: plot(explanation, "block", ax=ax, num_features=5, title=False))  # the default
     np.testing.assert_array_equal(np.any(shown != empty, axis=2), negative)
+    legacy = _render(lambda ax: plot(explanation, "block", ax=ax, num_features=5, show_negative=True, title=False))
+    np.testing.assert_array_equal(legacy, shown)
 
 
 def test_format_as_image_block_changes_exactly_the_selected_segments():
     explanation = _perturbation()
     base = np.asarray(format_as_image(explanation, "block", threshold=10.0))
     assert np.all(base == 128)  # 0.5 grey, nothing selected
-    image = np.asarray(format_as_image(explanation, "block", threshold=0.28))
+    image = np.asarray(format_as_image(explanation, "block", threshold=0.28, positive_only=True))
     np.testing.assert_array_equal(np.any(image != base, axis=2), np.isin(GRID, [0, 5, 9, 15]))
+    image = np.asarray(format_as_image(explanation, "block", threshold=0.28))  # |weight| > 0.28 by default
+    np.testing.assert_array_equal(np.any(image != base, axis=2), np.isin(GRID, [0, 1, 5, 7, 9, 14, 15]))
 
 
 def test_heatmap_overlay_is_transparent_at_zero_and_reaches_alpha_limit_at_the_peak():
@@ -194,7 +198,7 @@ def test_plot_defaults_heatmap_for_gradients_and_block_for_perturbations():
     assert ax.images[1].get_array()[..., 3].max() == pytest.approx(0.65)  # the heatmap's alpha_limit
     ax = plot(_perturbation())
     overlay = ax.images[1].get_array()
-    np.testing.assert_array_equal(overlay[..., 3] > 0, WEIGHTS[GRID] > 0)  # every positive segment
+    np.testing.assert_array_equal(overlay[..., 3] > 0, WEIGHTS[GRID] != 0)  # every segment for or against
 
 
 def test_outline_plot_draws_positive_and_negative_lines_in_their_colours():
@@ -262,17 +266,20 @@ def test_plotting_works_without_tensorflow_imported(tmp_path):
 
 
 # ---------------------------------------------------------------- compare
-def test_compare_shares_one_colour_scale_per_kind_in_a_row():
+def test_compare_scales_each_panel_alone_unless_asked_to_share():
     base = np.zeros((H, W))
     weak, strong = base.copy(), base.copy()
     weak[3, 3], strong[3, 3] = 1.0, 4.0
     image = _gradient().image
     pair = [_gradient(image=image, heatmap=weak, method="a"), _gradient(image=image, heatmap=strong, method="b")]
-    shared = compare(pair)
-    alphas = [ax.images[1].get_array()[3, 3, 3] for ax in shared.axes[1:3]]
+    for shared in (compare(pair, scale="shared"), compare(pair, share_scale=True)):  # and the older spelling
+        alphas = [ax.images[1].get_array()[3, 3, 3] for ax in shared.axes[1:3]]
+        assert alphas == pytest.approx([0.65 / 4, 0.65])
+    for separate in (compare(pair), compare(pair, scale="per_method"), compare(pair, share_scale=False)):
+        assert [ax.images[1].get_array()[3, 3, 3] for ax in separate.axes[1:3]] == pytest.approx([0.65, 0.65])
+    same_method = [_gradient(image=image, heatmap=weak), _gradient(image=image, heatmap=strong)]
+    alphas = [ax.images[1].get_array()[3, 3, 3] for ax in compare(same_method, scale="per_method").axes[1:3]]
     assert alphas == pytest.approx([0.65 / 4, 0.65])
-    separate = compare(pair, share_scale=False)
-    assert [ax.images[1].get_array()[3, 3, 3] for ax in separate.axes[1:3]] == pytest.approx([0.65, 0.65])
 
 
 def test_compare_lays_out_one_row_per_image_with_titles():
@@ -280,7 +287,8 @@ def test_compare_lays_out_one_row_per_image_with_titles():
     lime = _perturbation(image=first.image)
     figure = compare([[first, lime], [second]])
     titles = [ax.get_title() for ax in figure.axes]
-    assert len(figure.axes) == 6  # 2 rows x (image + 2 panels); the empty panel is switched off
+    assert len(figure.axes) == 6 + 3  # 2 rows x (image + 2 panels), a colour bar per panel shown
+    assert all(ax.get_label() == "<colorbar>" for ax in figure.axes[6:])
     assert titles[0].startswith("image") and titles[3].startswith("image")
     assert "gradcam" in titles[1] and "layer=last_conv" in titles[1]
     assert "lime" in titles[2] and "num_samples=1000" in titles[2]

@@ -6,7 +6,7 @@ import sys
 import warnings
 from typing import Sequence
 
-from ._common import PROG, HelpFormatter, Parser, common_options, one_line
+from ._common import PROG, HelpFormatter, Parser, UsageError, cli_message, common_options, one_line
 from ._inputs import model_input_options
 from ._summary import Summary
 
@@ -56,8 +56,9 @@ _WARNINGS: list[str] = []
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 on success).
 
-    Errors are one line on stderr (``superexplain: error: ...``) with a non-zero status; ``--debug``
-    shows the traceback instead.
+    Errors are one line on stderr (``superexplain: error: ...``); ``--debug`` shows the traceback
+    instead. Exit status: 2 for a bad command line (argparse's errors and the commands' own usage
+    errors, :class:`UsageError`), 1 for a failure while running, 130 when interrupted.
 
     Examples
     --------
@@ -86,8 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         expected = (TypeError, ValueError, LookupError, OSError, RuntimeError, ImportError)
+        if isinstance(exc, UsageError):
+            sys.stderr.write(f"{PROG}: error: {one_line(exc)} (see '{PROG} {args.command} --help')\n")
+            return 2
         if isinstance(exc, expected):
-            sys.stderr.write(f"{PROG}: error: {one_line(exc)}\n")
+            sys.stderr.write(f"{PROG}: error: {cli_message(exc)}\n")
         else:
             sys.stderr.write(f"{PROG}: error: unexpected {type(exc).__name__}: {one_line(exc)} "
                              "(rerun with --debug for the traceback, and please report it)\n")

@@ -6,8 +6,8 @@ import os
 import re
 from typing import Any
 
-__all__ = ["PROG", "Parser", "HelpFormatter", "wrap", "one_line", "common_options", "positive_int", "parse_list",
-           "safe_name", "save_figure"]
+__all__ = ["PROG", "UsageError", "Parser", "HelpFormatter", "wrap", "one_line", "cli_message", "common_options",
+           "positive_int", "parse_list", "safe_name", "save_figure"]
 
 PROG = "superexplain"
 
@@ -35,6 +35,36 @@ def one_line(text: Any, limit: int = 600) -> str:
     """
     line = " ".join(str(text).split())
     return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+class UsageError(ValueError):
+    """A bad command line found after parsing (a flag that does not apply, a bad list, ...): exit status 2,
+    as for argparse's own errors; other failures exit 1."""
+
+
+#: Library messages about a flag's value, in the words of the command line.
+_LIBRARY_WORDS = (
+    (re.compile(r"class_names has (\d+) names but the model outputs (\d+) classes"),
+     r"--labels has \1 names but the model has \2 outputs"),
+    (re.compile(r"\btargets?(?:\[\d+\])*=(-?\d+) is out of range"), r"--target \1 is out of range"),
+    (re.compile(r"\btargets?(?:\[\d+\])*=('[^']*') is not a known class name"), r"--target \1 is not a known class name"),
+)
+
+
+def cli_message(text: Any) -> str:
+    """A library error message with its argument names replaced by the command line's flags.
+
+    Examples
+    --------
+    >>> cli_message("class_names has 3 names but the model outputs 4 classes")
+    '--labels has 3 names but the model has 4 outputs'
+    >>> cli_message("targets[0]=7 is out of range: the model has 4 classes (0..3)")
+    '--target 7 is out of range: the model has 4 classes (0..3)'
+    """
+    line = one_line(text)
+    for pattern, words in _LIBRARY_WORDS:
+        line = pattern.sub(words, line)
+    return line
 
 
 class Parser(argparse.ArgumentParser):
@@ -97,11 +127,11 @@ def parse_list(text: str, kind: type, name: str) -> list:
     """
     items = [item.strip() for item in str(text).split(",") if item.strip()]
     if not items:
-        raise ValueError(f"{name} must be a comma-separated list; got {text!r}")
+        raise UsageError(f"{name} must be a comma-separated list; got {text!r}")
     try:
         return [kind(item) for item in items]
     except ValueError:
-        raise ValueError(f"{name} must be a comma-separated list of {kind.__name__}s; got {text!r}") from None
+        raise UsageError(f"{name} must be a comma-separated list of {kind.__name__}s; got {text!r}") from None
 
 
 def safe_name(text: Any) -> str:

@@ -5,16 +5,18 @@ import argparse
 import itertools
 import os
 
-from ._common import parse_list, positive_int, save_figure, wrap
+from ._common import UsageError, parse_list, positive_int, save_figure, wrap
 from ._inputs import check_inputs, check_target_names, parse_targets, read_all_inputs
-from ._methods import METHOD_CHOICES, images_per_call, method_options, methods_help, methods_with, seed_arg
-from ._model import load_model, model_batch_size, tune_batch_size
+from ._methods import (METHOD_CHOICES, images_per_call, method_options, methods_help, methods_with, seed_arg,
+                       seeded_methods)
+from ._model import load_model, make_predictor, tune_batch_size
 from ._render import display_copy
 from ._summary import finite_or_none, write_json
 
 EXAMPLES = """\
 examples:
   superexplain compare model.keras cat.jpg --methods gradcam,lime
+  superexplain compare model.keras cat.jpg --methods gradcam,lime,integrated_gradients --layer conv5_block3_out
   superexplain compare model.keras cat.jpg dog.jpg --methods gradcam,gradcam++,lime,occlusion --seed 0 --out cmp.png
   superexplain compare resnet.keras cat.jpg --size 224x224 --preprocess caffe --methods gradcam,kernelshap --json
 
@@ -40,8 +42,13 @@ def add_parser(subparsers, common, model_input, formatter_class) -> None:
     parser.add_argument("--num-samples", type=positive_int, metavar="N",
                         help="random draws per image of the sampling methods "
                              f"({', '.join(methods_with('samples_option'))})")
-    parser.add_argument("--seed", type=seed_arg, default=0, metavar="S",
-                        help="seed of the methods that draw random numbers, the same for every image")
+    parser.add_argument("--seed", type=seed_arg, metavar="S",
+                        help=f"seed of the methods that draw random numbers ({', '.join(seeded_methods())}), "
+                             "the same for every image (default 0)")
+    parser.add_argument("--layer", metavar="L",
+                        help=f"layer of the layer methods ({', '.join(methods_with('takes_layer'))}) among --methods: "
+                             "a name, an index or a nested path like backbone/conv5 (default: the last layer with a "
+                             "spatial output)")
     parser.add_argument("--out", default="superexplain-compare.png", metavar="FILE",
                         help="figure to write; the agreement numbers go beside it as FILE.json")
     parser.set_defaults(run=run)
@@ -65,23 +72,27 @@ def agreement_rows(explanations: dict, paths: list[str]) -> list[dict]:
 
 def run(args: argparse.Namespace, summary) -> None:
     import superexplain
-    from superexplain.models import as_predictor
 
     methods = parse_list(args.methods, str, "--methods")
     unknown = [name for name in methods if name not in METHOD_CHOICES]
     if unknown:
-        raise ValueError(f"--methods: unknown method {unknown[0]!r}; choose from {', '.join(METHOD_CHOICES)}")
+        raise UsageError(f"--methods: unknown method {unknown[0]!r}; choose from {', '.join(METHOD_CHOICES)}")
     if len(set(methods)) != len(methods) or len(methods) < 2:
-        raise ValueError(f"--methods needs at least two different methods; got {args.methods!r}")
-    sampling = methods_with("samples_option")
-    options = {name: method_options(name, num_samples=args.num_samples if name in sampling else None)
-               for name in methods}
+        raise UsageError(f"--methods needs at least two different methods; got {args.methods!r}")
+    sampling, layered = methods_with("samples_option"), methods_with("takes_layer")
+    for flag, value, takers in (("--num-samples", args.num_samples, sampling), ("--layer", args.layer, layered),
+                                ("--seed", args.seed, seeded_methods())):
+        if value is not None and not set(methods) & set(takers):
+            raise UsageError(f"{flag} does not apply to --methods {','.join(methods)} "
+                             f"(it applies to {', '.join(takers)})")
+    options = {name: method_options(name, num_samples=args.num_samples if name in sampling else None,
+                                    layer=args.layer if name in layered else None) for name in methods}
+    seed = 0 if args.seed is None else args.seed
     target = parse_targets(args.target)
     class_names = check_inputs(args.images, args.labels, target)
     with summary.timed("load_model"):
-        predictor = as_predictor(load_model(args.model, args.debug), class_names=class_names, output=args.output,
-                                 batch_size=model_batch_size(args.batch_size))
-    check_target_names(target, predictor.class_names)
+        predictor = make_predictor(load_model(args.model, args.debug), class_names, args.output, args.batch_size)
+    check_target_names(target, predictor.class_names, predictor.num_classes)
     inputs = read_all_inputs(args.images, predictor.input_shape, args.size, args.preprocess)
     predictor = tune_batch_size(predictor, args.batch_size, inputs.inputs[0], summary)
     if target is None:  # every method explains the same class: the top one of each image
@@ -97,7 +108,7 @@ def run(args: argparse.Namespace, summary) -> None:
         with summary.timed(name):
             for start in range(0, len(inputs), step):
                 result = superexplain.explain(predictor, inputs.inputs[start:start + step], method=name,
-                                              target=target[start:start + step], random_state=args.seed,
+                                              target=target[start:start + step], random_state=seed,
                                               verbose=verbose, **options[name])
                 explanations[name].extend([result] if isinstance(result, superexplain.Explanation) else result)
     with summary.timed("figure"):

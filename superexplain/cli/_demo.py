@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from ._common import save_figure, wrap
+from ._common import UsageError, save_figure, wrap
 from ._model import import_keras
 from ._summary import finite_or_none, write_json
 
@@ -119,9 +119,9 @@ def run(args: argparse.Namespace, summary) -> None:
     from superexplain.datasets import load_demo_model
 
     if args.images < 1:
-        raise ValueError(f"--images must be >= 1; got {args.images}")
+        raise UsageError(f"--images must be >= 1; got {args.images}")
     if args.num_samples < 2:
-        raise ValueError(f"--num-samples must be >= 2; got {args.num_samples}")
+        raise UsageError(f"--num-samples must be >= 2; got {args.num_samples}")
     verbose = 0 if args.quiet else 1
     with summary.timed("load_model"):
         import_keras(args.debug)

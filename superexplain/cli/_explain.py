@@ -10,12 +10,14 @@ import warnings
 
 from superexplain import image_files as _io
 
-from ._common import parse_list, positive_int, wrap
-from ._inputs import check_inputs, check_target_names, first_model_input, input_size, parse_targets, targets_for
+from ._common import UsageError, parse_list, positive_int, wrap
+from ._inputs import (check_inputs, check_target_names, first_model_input, input_size, parse_size, parse_targets,
+                      targets_for)
 from ._methods import (add_method_flags, check_option_names, default_kind, images_per_call, method_options,
-                       methods_with, segmentation_option)
-from ._model import AUTO_BATCH, load_model, measure_batch_size, model_batch_size
-from ._render import draw_run
+                       methods_with, seeded_methods, segmentation_option)
+from ._model import AUTO_BATCH, load_model, make_predictor, measure_batch_size
+from ._model import native_stderr_off
+from ._render import DRAW_AT, draw_run, plot_options
 
 EXAMPLES = """\
 examples:
@@ -25,13 +27,15 @@ examples:
   superexplain explain model.keras cat.jpg --method integrated_gradients --option steps=100 --option baseline=blur
   superexplain explain resnet.keras cat.jpg --size 224x224 --preprocess caffe --labels imagenet.txt \\
       --target "tabby cat" --format png,json
-  superexplain explain model.keras big_folder/ --method lime --seed 0 --out run/ --backend ray
+  superexplain explain model.keras big_folder/ --method lime --seed 0 --out run/ --backend ray --num-workers 4
+  superexplain explain model.keras wide_photo.jpg --method lime --kind outline --show-negative
 
 --out is a run folder: run.json (the settings), index.jsonl (one line per explanation, with the
 image's seed) and explanations/NNNNNN_IMAGE_tCLASS.npz (reload with superexplain.Explanation.load),
-the PNG and JSON beside each. The same command again resumes the run; --overwrite starts afresh.
-The PNG shows the original image under the explanation; the .npz holds the preprocessed input the
-model saw.
+the PNG and JSON beside each (NNNNNN_IMAGE_tCLASS_NAME.png when the class has a name). The same
+command again resumes the run; --overwrite starts afresh. The PNG shows the original photo at its
+own size and aspect under the explanation (--draw-at model: the picture the model saw); the .npz
+holds the preprocessed input the model saw. A bad command line exits 2, a failure while running 1.
 """
 
 FORMATS = ("png", "npz", "json")
@@ -66,9 +70,21 @@ def add_parser(subparsers, common, model_input, formatter_class) -> None:
     parser.add_argument("--kind", choices=KINDS,
                         help=f"plot kind (default: block for the superpixel methods, "
                              f"{', '.join(methods_with('takes_segments'))}; heatmap for the others)")
+    parser.add_argument("--draw-at", default="photo", choices=DRAW_AT,
+                        help="photo: the PNG shows the photo at its own size and aspect, the map resized back over "
+                             "it; model: the picture the model saw (resized to its input size)")
+    parser.add_argument("--show-negative", action="store_true",
+                        help="block and outline plots mark the superpixels against the class too (the default; "
+                             "kept for scripts that give it)")
+    parser.add_argument("--positive-only", action="store_true",
+                        help="block and outline plots mark only the superpixels for the class (the positive weights)")
     parser.add_argument("--backend", default="local", choices=("local", "ray"),
                         help="local: this process; ray: Ray Data workers on this machine, one model each (needs "
                              "pip install 'superexplain[ray]'); both write the same files")
+    parser.add_argument("--num-workers", type=positive_int, metavar="N",
+                        help="--backend ray: Ray workers, each with its own model (default: one per CPU)")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="--backend ray: also show Ray's own log lines and progress bars")
     parser.add_argument("--overwrite", action="store_true",
                         help="delete the run already in --out (its run.json, index.jsonl and explanations/ files, "
                              "nothing else) and start afresh, instead of resuming it; a resume with other images, "
@@ -90,7 +106,21 @@ def _method_flags(args: argparse.Namespace) -> tuple[dict, dict | None]:
         segment_flags = {}
     options = method_options(args.method, layer=args.layer, num_samples=args.num_samples, extra=args.option,
                              **segment_flags)
+    if args.seed is not None and args.method not in seeded_methods():
+        raise UsageError(f"--seed does not apply to --method {args.method}: it draws no random numbers "
+                         f"(--seed applies to {', '.join(seeded_methods())})")
+    if args.num_workers is not None and args.backend != "ray":
+        raise UsageError("--num-workers applies to --backend ray")
     return options, plot_segmentation
+
+
+def _already_done(out: str, overwrite: bool) -> int | None:
+    """Images the run in ``out`` has explained already (None: no run there to resume)."""
+    from superexplain.runner.index import read_index, read_settings
+
+    if overwrite or not os.path.isdir(out) or read_settings(out) is None:
+        return None
+    return len({record["index"] for record in read_index(out) if record["status"] == "done"})
 
 
 def _resumed_batch_size(out: str) -> int | None:
@@ -134,13 +164,13 @@ def _forget_failed_start(out: str, error: Exception) -> None:
 
 def run(args: argparse.Namespace, summary) -> None:
     import superexplain
-    from superexplain.models import as_predictor
     from superexplain.runner.index import read_settings
 
     formats = parse_list(args.format, str, "--format")
     if any(name not in FORMATS for name in formats):
-        raise ValueError(f"--format must be a comma-separated list of {', '.join(FORMATS)}; got {args.format!r}")
+        raise UsageError(f"--format must be a comma-separated list of {', '.join(FORMATS)}; got {args.format!r}")
     options, plot_segmentation = _method_flags(args)
+    drawing = plot_options(args.show_negative, args.positive_only)
     target = parse_targets(args.target)
     class_names = check_inputs(args.images, args.labels, target)
     _io.preprocess_function(args.preprocess)  # a bad --preprocess fails before the model load
@@ -150,9 +180,8 @@ def run(args: argparse.Namespace, summary) -> None:
                           "pip install 'superexplain[ray]' (or use --backend local)")
     with summary.timed("load_model"):
         model = load_model(args.model, args.debug)
-        predictor = as_predictor(model, class_names=class_names, output=args.output,
-                                 batch_size=model_batch_size(args.batch_size))
-    check_target_names(target, predictor.class_names)
+        predictor = make_predictor(model, class_names, args.output, args.batch_size)
+    check_target_names(target, predictor.class_names, predictor.num_classes)
     input_size(predictor.input_shape, args.size)  # --size must fit a fixed-size model
     check_option_names(args.method, options)
     batch_size = _batch_size(args, predictor, paths, summary)
@@ -163,16 +192,25 @@ def run(args: argparse.Namespace, summary) -> None:
     if args.output is not None:
         options["output"] = args.output
     new_run = not (os.path.isdir(args.out) and read_settings(args.out) is not None) or args.overwrite
+    resumed = _already_done(args.out, args.overwrite)
+    # a method that draws no random numbers gets the fixed seed 0 (recorded, so two runs give the same
+    # files), or the seed of the run it resumes
+    seed = args.seed if args.method in seeded_methods() else (None if resumed is not None else 0)
+    quiet_ray = args.backend == "ray" and not (args.verbose or args.debug)
+    if quiet_ray:
+        import ray  # noqa: F401 - imported now, Ray's log handlers write to the stderr silenced below
     try:
-        with summary.timed("explain"), warnings.catch_warnings():
+        # Ray's processes write their own log lines to this process's stderr: off unless --verbose/--debug
+        with summary.timed("explain"), warnings.catch_warnings(), native_stderr_off(quiet_ray):
             # each image that could not be read is reported below, by name
             warnings.filterwarnings("ignore", message=r"\d+ image\(s\) could not be explained")
             result = superexplain.explain_dataset(
                 model if args.backend == "local" else args.model, paths, method=args.method, out=args.out,
-                backend=args.backend, targets=target, top_labels=args.top_labels, random_state=args.seed,
+                backend=args.backend, targets=target, top_labels=args.top_labels, random_state=seed,
                 batch_size=images_per_call(args.method), model_batch_size=batch_size,
-                image_size=_io.parse_size(args.size) if args.size else None, preprocess=args.preprocess,
-                overwrite=args.overwrite, verbose=0 if args.quiet else 1, **options)
+                image_size=parse_size(args.size) if args.size else None, preprocess=args.preprocess,
+                num_workers=args.num_workers, overwrite=args.overwrite,
+                verbose=0 if args.quiet else 2 if args.verbose else 1, **options)
     except Exception as error:
         if new_run:
             _forget_failed_start(args.out, error)
@@ -185,9 +223,13 @@ def run(args: argparse.Namespace, summary) -> None:
     if not result.done:
         raise ValueError(f"no readable images among the inputs (see {os.path.join(result.out, 'index.jsonl')})")
     with summary.timed("draw"):
-        records = draw_run(result, paths, formats, args.kind, default_kind(args.method), plot_segmentation, summary)
+        records = draw_run(result, paths, formats, args.kind, default_kind(args.method), plot_segmentation, summary,
+                           args.draw_at, drawing)
     summary.data.update(model=args.model, method=args.method, backend=args.backend, out=result.out,
                         seed=result.settings.get("random_state"), explanations=records, failed=failed)
+    if resumed is not None:
+        summary.data["resumed"] = {"done": resumed, "total": len(paths)}
+        summary.note(f"resuming: {resumed} of {len(paths)} already done")
     seeded = f", seed {result.settings.get('random_state')}" if images_per_call(args.method) == 1 else ""
     summary.note(f"explained {len({r['image'] for r in records})} image(s) with {args.method} "
                  f"({args.backend} backend{seeded}): {len(records)} explanation(s) in {result.out} "

@@ -9,10 +9,11 @@ import numpy as np
 
 from superexplain import image_files as _io
 
+from ._common import UsageError, cli_message
 from ._model import batch_size_arg
 
 __all__ = ["DEFAULT_IMAGES_PER_BATCH", "model_input_options", "output_arg", "ModelInputs", "input_size",
-           "check_inputs", "check_target_names", "read_inputs", "read_all_inputs", "first_model_input",
+           "check_inputs", "check_target_names", "check_labels", "parse_size", "read_inputs", "read_all_inputs", "first_model_input",
            "parse_targets", "targets_for"]
 
 #: Images read and explained together by compare and sanity's reading (the adapter's model batch).
@@ -78,13 +79,27 @@ def input_size(input_shape: tuple, size: str | None) -> tuple[int, int] | None:
     """
     height, width = (tuple(input_shape) + (None, None))[:2]
     if size is not None:
-        target_size = _io.parse_size(size)
+        target_size = parse_size(size)
         if None not in (height, width) and target_size != (height, width):
-            raise ValueError(f"--size {size} does not match the model's input size {height}x{width}")
+            raise UsageError(f"--size {size} does not match the model's input size {height}x{width}")
         return target_size
     if None not in (height, width):
         return int(height), int(width)
     return None
+
+
+def parse_size(size: str) -> tuple[int, int]:
+    """``--size HxW`` as (H, W); a malformed one is a usage error.
+
+    Examples
+    --------
+    >>> parse_size("24x20")
+    (24, 20)
+    """
+    try:
+        return _io.parse_size(size)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def check_inputs(specs: Sequence[str], labels: str | None = None, targets: list | None = None) -> list[str] | None:
@@ -100,8 +115,10 @@ def check_inputs(specs: Sequence[str], labels: str | None = None, targets: list 
     return class_names
 
 
-def check_target_names(targets: list | None, class_names: Sequence[str] | None) -> None:
-    """Class names given as --target must be known; say how to give them when the model has none.
+def check_target_names(targets: list | None, class_names: Sequence[str] | None,
+                       num_classes: int | None = None) -> None:
+    """Class names given as --target must be known, and indices in range once the model's class count is
+    known; say how to give names when the model has none.
 
     Examples
     --------
@@ -109,16 +126,39 @@ def check_target_names(targets: list | None, class_names: Sequence[str] | None) 
     >>> check_target_names(["dog"], None)
     Traceback (most recent call last):
     ...
-    ValueError: --target 'dog' is a class name but the model has no class names; give --labels FILE or a class index
+    superexplain.cli._common.UsageError: --target 'dog' is a class name but the model has no class names; give --labels FILE or a class index
+    >>> check_target_names([7], None, num_classes=4)
+    Traceback (most recent call last):
+    ...
+    superexplain.cli._common.UsageError: --target 7 is out of range: the model has 4 classes (0..3)
     """
     from superexplain.models.targets import check_target
 
     names = [t for t in (targets or []) if isinstance(t, str)]
     if names and not class_names:
-        raise ValueError(f"--target {names[0]!r} is a class name but the model has no class names; "
+        raise UsageError(f"--target {names[0]!r} is a class name but the model has no class names; "
                          "give --labels FILE or a class index")
-    for name in names:
-        check_target(name, len(class_names), class_names, name="--target")
+    count = num_classes if num_classes is not None else (len(class_names) if class_names else None)
+    for target in targets or []:
+        if isinstance(target, str) or count is not None:
+            try:
+                check_target(target, count or len(class_names), class_names, name="target")
+            except ValueError as exc:
+                raise UsageError(cli_message(exc)) from None
+
+
+def check_labels(class_names: Sequence[str] | None, num_classes: int | None) -> None:
+    """--labels must name every output of the model.
+
+    Examples
+    --------
+    >>> check_labels(["a", "b", "c"], 4)
+    Traceback (most recent call last):
+    ...
+    superexplain.cli._common.UsageError: --labels has 3 names but the model has 4 outputs
+    """
+    if class_names is not None and num_classes is not None and len(class_names) != num_classes:
+        raise UsageError(f"--labels has {len(class_names)} names but the model has {num_classes} outputs")
 
 
 def read_inputs(specs: Sequence[str], input_shape: tuple, size: str | None, preprocess: str,
@@ -153,7 +193,7 @@ def read_all_inputs(specs: Sequence[str], input_shape: tuple, size: str | None, 
     if input_size(input_shape, size) is None:
         paths, _ = _io.find_images(specs)
         if len(paths) > 1:
-            raise ValueError("the model accepts any image size; give --size HxW so the images can be batched")
+            raise UsageError("the model accepts any image size; give --size HxW so the images can be batched")
     batches = list(read_inputs(specs, input_shape, size, preprocess))
     return ModelInputs([path for batch in batches for path in batch.paths],
                        np.concatenate([batch.display for batch in batches]),

@@ -15,7 +15,7 @@ from typing import Any
 
 from superexplain.registry import FAMILIES, METHODS, method_info
 
-from ._common import positive_int
+from ._common import UsageError, positive_int
 
 __all__ = [
     "METHOD_CHOICES",
@@ -182,11 +182,11 @@ def segmentation_option(algorithm: str, n_segments: int | None, compactness: flo
     settings: dict = {}
     if n_segments is not None:
         if algorithm not in ("slic", "grid"):
-            raise ValueError(f"--n-segments applies to --segments slic or grid, not {algorithm}")
+            raise UsageError(f"--n-segments applies to --segments slic or grid, not {algorithm}")
         settings["n_segments"] = n_segments
     if compactness is not None:
         if algorithm != "slic":
-            raise ValueError(f"--compactness applies to --segments slic, not {algorithm}")
+            raise UsageError(f"--compactness applies to --segments slic, not {algorithm}")
         settings["compactness"] = compactness
     return {"segmentation": {"method": algorithm, **settings}}
 
@@ -207,7 +207,7 @@ def method_options(method: str, *, layer=None, num_samples=None, segments=None, 
     >>> method_options("gradcam", num_samples=500)
     Traceback (most recent call last):
     ...
-    ValueError: --num-samples does not apply to --method gradcam
+    superexplain.cli._common.UsageError: --num-samples does not apply to --method gradcam
     """
     info = method_info(method)
     given = {"--layer": layer, "--num-samples": num_samples, "--segments": segments, "--n-segments": n_segments,
@@ -217,7 +217,7 @@ def method_options(method: str, *, layer=None, num_samples=None, segments=None, 
                                         ("--compactness", info.takes_segments)) if trait}
     unused = [flag for flag, value in given.items() if value is not None and flag not in allowed]
     if unused:
-        raise ValueError(f"{', '.join(unused)} does not apply to --method {method}")
+        raise UsageError(f"{', '.join(unused)} does not apply to --method {method}")
     options: dict = {}
     flags: dict = {}
     if layer is not None:
@@ -230,9 +230,9 @@ def method_options(method: str, *, layer=None, num_samples=None, segments=None, 
     for key, value in extra or []:
         if key in _RESERVED:
             instead = f"; use {_RESERVED[key]}" if _RESERVED[key] else ""
-            raise ValueError(f"--option {key}: the command line sets {key} itself{instead}")
+            raise UsageError(f"--option {key}: the command line sets {key} itself{instead}")
         if key in flags:
-            raise ValueError(f"--option {key} repeats {flags[key]}; give one of them")
+            raise UsageError(f"--option {key} repeats {flags[key]}; give one of them")
         options[key] = value
     return options
 
@@ -248,14 +248,14 @@ def check_option_names(method: str, options: dict) -> None:
     >>> check_option_names("lime", {"stepz": 5})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: --option stepz: lime takes no option 'stepz'; its options: alpha, batch_size, ...
+    superexplain.cli._common.UsageError: --option stepz: lime takes no option 'stepz'; its options: alpha, batch_size, ...
     """
     from superexplain.registry import method_options
 
     known = method_options(method)
     for key in options:
         if key not in known:
-            raise ValueError(f"--option {key}: {method} takes no option {key!r}; its options: {', '.join(known)}")
+            raise UsageError(f"--option {key}: {method} takes no option {key!r}; its options: {', '.join(known)}")
 
 
 def default_kind(method: str) -> str:

@@ -9,8 +9,8 @@ from typing import Iterator
 
 import numpy as np
 
-__all__ = ["AUTO_BATCH", "batch_size_arg", "model_batch_size", "quiet_native_stderr", "import_keras",
-           "check_model_file", "load_model", "measure_batch_size", "tune_batch_size"]
+__all__ = ["AUTO_BATCH", "batch_size_arg", "model_batch_size", "quiet_native_stderr", "native_stderr_off", "import_keras",
+           "check_model_file", "load_model", "make_predictor", "measure_batch_size", "tune_batch_size"]
 
 #: ``--batch-size auto``: measure the fastest model batch size instead of giving one.
 AUTO_BATCH = "auto"
@@ -69,6 +69,38 @@ def quiet_native_stderr(enabled: bool = True) -> Iterator[None]:
         os.close(saved)
 
 
+@contextlib.contextmanager
+def native_stderr_off(enabled: bool = True) -> Iterator[None]:
+    """Silence what other code writes to file descriptor 2 (Ray's C++ core worker, the processes it
+    starts) while Python's own ``sys.stderr`` -- progress bars, warnings, errors -- still reaches the
+    terminal through a copy of the original descriptor.
+
+    Examples
+    --------
+    >>> with native_stderr_off():
+    ...     _ = os.write(2, b"not shown")
+    """
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    saved_stream = sys.stderr
+    saved = os.dup(2)
+    stream = os.fdopen(os.dup(saved), "w", buffering=1, encoding=getattr(saved_stream, "encoding", None) or "utf-8",
+                       errors="backslashreplace")
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        sys.stderr = stream
+        yield
+    finally:
+        stream.flush()
+        sys.stderr = saved_stream
+        os.dup2(saved, 2)
+        os.close(saved)
+        stream.close()
+
+
 def import_keras(debug: bool = False):
     """Import TensorFlow and Keras without their start-up log lines (unless debugging)."""
     with quiet_native_stderr(not debug):
@@ -122,6 +154,21 @@ def load_model(path: str, debug: bool = False):
     from superexplain.models import load_model as _load
 
     return _load(path)
+
+
+def make_predictor(model, class_names=None, output=None, batch_size: int | str | None = None):
+    """The model as a Predictor with --labels, --output and --batch-size; labels that do not match the model's
+    outputs and a --target out of range are usage errors in the command line's words."""
+    from superexplain.models import as_predictor
+
+    from ._common import UsageError, cli_message
+
+    try:
+        return as_predictor(model, class_names=class_names, output=output, batch_size=model_batch_size(batch_size))
+    except ValueError as exc:
+        if "class_names has" in str(exc):
+            raise UsageError(cli_message(exc)) from None
+        raise
 
 
 def measure_batch_size(predictor, image: np.ndarray, summary) -> int:

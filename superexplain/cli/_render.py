@@ -15,7 +15,11 @@ from superexplain import image_files as _io
 from ._common import save_figure
 from ._summary import finite_or_none, write_json
 
-__all__ = ["display_copy", "display_image", "render_png", "explanation_record", "draw_run"]
+__all__ = ["DRAW_AT", "display_copy", "display_image", "plot_options", "drawn_name", "render_png",
+           "explanation_record", "draw_run"]
+
+#: ``--draw-at``: over the photo at its own size and aspect, or over the picture the model saw.
+DRAW_AT = ("photo", "model")
 
 
 def display_copy(explanation, display: np.ndarray):
@@ -23,9 +27,10 @@ def display_copy(explanation, display: np.ndarray):
     return dataclasses.replace(explanation, image=display)
 
 
-def display_image(path: str, explanation) -> np.ndarray:
-    """The image file as the model's input was made from it, before preprocessing: in [0, 1], resized
-    to the explained size, with the explained channel count.
+def display_image(path: str, explanation, draw_at: str = "model") -> np.ndarray:
+    """The image file as the model's input was made from it, before preprocessing: in [0, 1], with the
+    explained channel count, resized to the explained size (``draw_at="model"``) or at its own size
+    (``"photo"``).
 
     Examples
     --------
@@ -38,31 +43,75 @@ def display_image(path: str, explanation) -> np.ndarray:
     >>> pixels = display_image(path, explanation)
     >>> pixels.shape, float(pixels.max())
     ((2, 3, 1), 1.0)
+    >>> display_image(path, explanation, draw_at="photo").shape
+    (4, 6, 1)
     """
     height, width, channels = explanation.image.shape
-    return _io.read_image(path, channels=channels, size=(height, width)).astype(np.float32) / 255.0
+    size = None if draw_at == "photo" else (height, width)
+    return _io.read_image(path, channels=channels, size=size).astype(np.float32) / 255.0
+
+
+def plot_options(show_negative: bool = False, positive_only: bool = False) -> dict:
+    """Keyword arguments of :func:`superexplain.plot` for --show-negative and --positive-only.
+
+    Block and outline plots show the superpixels for the class and against it by default
+    (``--show-negative`` says so explicitly); ``--positive-only`` keeps only those for it.
+
+    Examples
+    --------
+    >>> plot_options(), plot_options(positive_only=True)
+    ({'positive_only': False}, {'positive_only': True})
+    """
+    if show_negative and positive_only:
+        from ._common import UsageError
+
+        raise UsageError("--show-negative and --positive-only contradict each other; give one of them")
+    return {"positive_only": bool(positive_only)}
+
+
+def drawn_name(npz: str, target_name: str | None) -> str:
+    """The path, without extension, of the PNG/JSON drawn beside an Explanation file: the runner's name,
+    with the class name after the class index when the class has one.
+
+    Examples
+    --------
+    >>> drawn_name("run/explanations/000000_cat_t3.npz", "happy face")
+    'run/explanations/000000_cat_t3_happy_face'
+    >>> drawn_name("run/explanations/000001_t0.npz", None)
+    'run/explanations/000001_t0'
+    """
+    from ._common import safe_name
+
+    base = npz[:-len(".npz")] if npz.endswith(".npz") else npz
+    return base if target_name is None else f"{base}_{safe_name(target_name)}"
 
 
 def render_png(explanation, display: np.ndarray, path: str, kind: str | None = None,
-               segmentation: dict | None = None) -> str:
-    """Plot an explanation over its original image into a PNG.
+               segmentation: dict | None = None, options: dict | None = None) -> str:
+    """Plot an explanation over an image into a PNG whose picture has the image's aspect.
 
-    A block or outline plot of an explanation without superpixels needs some: they are computed
-    on the original image with ``segmentation`` (default SLIC, 50 segments).
+    ``display`` is the original image, at the explained size or at its own (the photo's): the
+    explanation's maps are then resized back over it (:func:`superexplain.image_geometry.to_photo`).
+    A block or outline plot of an explanation without superpixels needs some: they are computed on
+    the image drawn with ``segmentation`` (default SLIC, 50 segments). ``options`` go to
+    :func:`superexplain.plot`.
     """
     import matplotlib.pyplot as plt
 
     import superexplain
+    from superexplain.image_geometry import to_photo
 
-    shown = display_copy(explanation, display)
+    shown = to_photo(explanation, display)
     segments = None
     if kind in ("block", "outline") and explanation.segments is None:
         from superexplain.segmentation import segment
 
         settings = dict(segmentation or {"method": "slic"})
         segments = segment(display, settings.pop("method"), **settings)
-    figure, axes = plt.subplots(figsize=(4.2, 4.2))
-    superexplain.plot(shown, kind=kind, ax=axes, segments=segments)
+    height, width = display.shape[:2]
+    scale = 4.2 / max(height, width)
+    figure, axes = plt.subplots(figsize=(max(width * scale, 1.0), max(height * scale, 1.0)))
+    superexplain.plot(shown, kind=kind, ax=axes, segments=segments, **(options or {}))
     return save_figure(figure, path)
 
 
@@ -97,11 +146,13 @@ def explanation_record(explanation) -> dict:
 
 
 def draw_run(result, paths: list[str], formats: list[str], kind: str | None, default: str,
-             segmentation: dict | None, summary) -> list[dict]:
+             segmentation: dict | None, summary, draw_at: str = "photo", options: dict | None = None) -> list[dict]:
     """Draw the ``png``/``json`` of ``formats`` beside every Explanation file of a run; one summary record each.
 
     ``paths[i]`` is image i's file. ``kind`` is ``--kind`` (None: ``default``, or a heatmap for an
-    explanation without superpixels). Every file is drawn afresh, also on a resumed run.
+    explanation without superpixels); ``draw_at`` is ``--draw-at``; ``options`` go to
+    :func:`superexplain.plot`. Files are named by :func:`drawn_name`. Every file is drawn afresh,
+    also on a resumed run.
     """
     from superexplain import Explanation
 
@@ -111,12 +162,12 @@ def draw_run(result, paths: list[str], formats: list[str], kind: str | None, def
         files = [summary.file(npz, "explanation")]
         if "png" in formats or "json" in formats:
             explanation = Explanation.load(npz)
-            base = npz[:-len(".npz")]
+            base = drawn_name(npz, explanation.target_name)
             if "png" in formats:
                 shown = kind or (default if explanation.segments is not None else "heatmap")
-                display = display_image(paths[record["index"]], explanation)
-                files.append(summary.file(render_png(explanation, display, base + ".png", shown, segmentation),
-                                          "plot"))
+                display = display_image(paths[record["index"]], explanation, draw_at)
+                files.append(summary.file(render_png(explanation, display, base + ".png", shown, segmentation,
+                                                     options), "plot"))
             if "json" in formats:
                 files.append(summary.file(write_json(explanation_record(explanation), base + ".json"), "json"))
         records.append({"image": paths[record["index"]], "target": record["target"],

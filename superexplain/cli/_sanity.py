@@ -6,10 +6,10 @@ import os
 
 import numpy as np
 
-from ._common import parse_list, positive_int, save_figure, wrap
+from ._common import UsageError, parse_list, positive_int, save_figure, wrap
 from ._inputs import check_inputs, read_all_inputs
 from ._methods import METHOD_CHOICES, method_options, methods_help, methods_with, option_arg, seed_arg
-from ._model import load_model, model_batch_size, tune_batch_size
+from ._model import load_model, make_predictor, tune_batch_size
 from ._summary import finite_or_none, write_json
 
 EXAMPLES = """\
@@ -65,19 +65,17 @@ def _floats(values) -> list:
 def run(args: argparse.Namespace, summary) -> None:
     import superexplain
     from superexplain import metrics, sanity
-    from superexplain.models import as_predictor
 
     similarity = parse_list(args.similarity, str, "--similarity")
     unknown = [name for name in similarity if name not in SIMILARITIES]
     if unknown:
-        raise ValueError(f"--similarity: unknown measure {unknown[0]!r}; choose from {', '.join(SIMILARITIES)}")
+        raise UsageError(f"--similarity: unknown measure {unknown[0]!r}; choose from {', '.join(SIMILARITIES)}")
     num_samples = args.num_samples if args.method in methods_with("samples_option") else None
     options = method_options(args.method, num_samples=num_samples, extra=args.option)
     class_names = check_inputs(args.images, args.labels)
     with summary.timed("load_model"):
         model = load_model(args.model, args.debug)
-        predictor = as_predictor(model, class_names=class_names, output=args.output,
-                                 batch_size=model_batch_size(args.batch_size))
+        predictor = make_predictor(model, class_names, args.output, args.batch_size)
     inputs = read_all_inputs(args.images, predictor.input_shape, args.size, args.preprocess)
     predictor = tune_batch_size(predictor, args.batch_size, inputs.inputs[0], summary)
     verbose = 0 if args.quiet else 1

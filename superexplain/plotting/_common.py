@@ -17,7 +17,6 @@ __all__ = [
     "block_values",
     "scale_values",
     "color_scale",
-    "describe_explanation",
     "check_color",
     "check_options",
 ]
@@ -27,13 +26,6 @@ KINDS = ("heatmap", "block", "outline")
 #: Default colormaps: perceptually uniform for one-signed maps, diverging (white at 0) for signed ones.
 SEQUENTIAL_COLORMAP = "inferno"
 DIVERGING_COLORMAP = "RdBu_r"
-
-#: Settings worth showing in a title, in this order (the first few present are shown).
-_KEY_SETTINGS = (
-    "layer", "num_samples", "n_samples", "segmentation", "n_segments", "kernel_width", "steps",
-    "n_steps", "noise_level", "baseline", "window", "stride", "num_masks", "score_kind",
-)
-
 
 def check_explanation(explanation: Any, name: str = "explanation") -> Explanation:
     """An :class:`~superexplain.Explanation`, or a TypeError naming what came instead."""
@@ -159,37 +151,6 @@ def color_scale(value_sets: Sequence[np.ndarray], colormap: Any = None, vmin: An
     return ColorScale(_colormap(colormap), float(lo), float(hi), bool(signed))
 
 
-def key_settings(explanation: Explanation, limit: int = 3) -> str:
-    """A few of the settings that produced the explanation, e.g. ``"layer=last_conv"``."""
-    shown = []
-    for key in _KEY_SETTINGS:
-        if key in explanation.params and key != "score_kind":
-            value = explanation.params[key]
-            if isinstance(value, float):
-                value = f"{value:.3g}"
-            elif isinstance(value, (list, dict)):
-                continue
-            shown.append(f"{key}={value}")
-        if len(shown) == limit:
-            break
-    return ", ".join(shown)
-
-
-def describe_explanation(explanation: Explanation, settings: bool = False) -> str:
-    """A title: method, class name and score, and (``settings=True``) a line of key settings."""
-    target = explanation.target_name if explanation.target_name else f"class {explanation.target}"
-    line = f"{explanation.method} \u00b7 {target}"
-    if explanation.score is not None:
-        kind = explanation.params.get("score_kind")
-        label = {"probability": "p", "logit": "logit"}.get(kind, "score") if isinstance(kind, str) else "score"
-        line += f" \u00b7 {label}={explanation.score:.3g}"
-    if settings:
-        extra = key_settings(explanation)
-        if extra:
-            line += "\n" + extra
-    return line
-
-
 def check_color(color: Any, name: str) -> tuple[float, float, float]:
     """A matplotlib colour spec as an RGB triple in [0, 1]."""
     import matplotlib.colors
@@ -202,13 +163,25 @@ def check_color(color: Any, name: str) -> tuple[float, float, float]:
 
 
 def check_options(alpha_limit: Any = 0.65, fill_alpha: Any = 0.5, num_features: Any = None,
-                  threshold: Any = 0.0, show_negative: Any = False) -> tuple[float, float, int | None, float, bool]:
-    """The overlay options every renderer takes, checked."""
+                  threshold: Any = 0.0, positive_only: Any = False,
+                  show_negative: Any = None) -> tuple[float, float, int | None, float, bool]:
+    """The overlay options every renderer takes, checked; the last item says whether negatives are marked.
+
+    ``show_negative`` is the older spelling of ``not positive_only``; giving both in contradiction
+    is an error.
+    """
     alpha_limit = check_float(alpha_limit, "alpha_limit", 0.0, 1.0)
     fill_alpha = check_float(fill_alpha, "fill_alpha", 0.0, 1.0)
     if num_features is not None:
         num_features = check_int(num_features, "num_features", 1)
     threshold = check_float(threshold, "threshold", 0.0)
+    if not isinstance(positive_only, (bool, np.bool_)):
+        raise TypeError(f"positive_only must be a bool; got {describe(positive_only)}")
+    if show_negative is None:
+        return alpha_limit, fill_alpha, num_features, threshold, not positive_only
     if not isinstance(show_negative, (bool, np.bool_)):
-        raise TypeError(f"show_negative must be a bool; got {describe(show_negative)}")
+        raise TypeError(f"show_negative must be a bool or None; got {describe(show_negative)}")
+    if positive_only and show_negative:
+        raise ValueError("positive_only=True and show_negative=True contradict each other; "
+                         "give positive_only only (show_negative is its older opposite)")
     return alpha_limit, fill_alpha, num_features, threshold, bool(show_negative)

@@ -9,6 +9,7 @@ import numpy as np
 from .._validation import describe
 from ..segmentation import display_image
 from ._common import block_values, check_color, check_explanation, check_options, color_scale, resolve_kind
+from ._labels import constant_value, warn_constant
 from ._overlay import block_overlay, blend, heatmap_overlay, outline_pixels, select_segments
 from ._plot import NEGATIVE_COLOR, OUTLINE_FEATURES, POSITIVE_COLOR, plot
 
@@ -46,7 +47,8 @@ def _heatmap_at_image_size(explanation: Any, resampling_filter: Any) -> np.ndarr
 def format_as_image(explanation: Any, kind: str | None = None, *, alpha_limit: float = 0.65,
                     colormap: Any = None, resampling_filter: Any = None, segments: Any = None,
                     vmin: float | None = None, vmax: float | None = None, num_features: int | None = None,
-                    threshold: float = 0.0, show_negative: bool = False, fill_alpha: float = 0.6,
+                    threshold: float = 0.0, positive_only: bool = False, show_negative: bool | None = None,
+                    fill_alpha: float = 0.6,
                     positive_color: Any = POSITIVE_COLOR, negative_color: Any = NEGATIVE_COLOR) -> Any:
     """The explanation's overlay as an RGB ``PIL.Image`` the size of the image (no figure needed).
 
@@ -66,7 +68,10 @@ def format_as_image(explanation: Any, kind: str | None = None, *, alpha_limit: f
         ``"lanczos"``, eli5's default, or ``"nearest"`` to see the cells), a gradient explanation's
         ``feature_map`` is resized to the image with this filter instead; explanations without a
         feature map keep their heatmap.
-    segments, vmin, vmax, num_features, threshold, show_negative, fill_alpha, positive_color, negative_color
+    segments, vmin, vmax, num_features, threshold, positive_only, show_negative, fill_alpha
+        As in :func:`plot` (block and outline images mark evidence against the class too, unless
+        ``positive_only=True``).
+    positive_color, negative_color
         As in :func:`plot`.
 
     Returns
@@ -74,26 +79,31 @@ def format_as_image(explanation: Any, kind: str | None = None, *, alpha_limit: f
     PIL.Image.Image
         Mode ``"RGB"``, ``size == (W, H)`` of the explained image.
 
+    Warns
+    -----
+    UserWarning
+        When the map is constant: the image is then the plain image.
+
     Examples
     --------
     >>> import numpy as np
     >>> from superexplain import Explanation, format_as_image
     >>> e = Explanation(image=np.zeros((20, 30, 3)), method="demo", target=0,
-    ...                 heatmap=np.ones((20, 30)), feature_map=np.ones((2, 3)))
+    ...                 heatmap=np.eye(20, 30), feature_map=np.eye(2, 3))
     >>> format_as_image(e, resampling_filter="lanczos").size
     (30, 20)
     """
     explanation = check_explanation(explanation)
     kind = resolve_kind(kind, explanation)
     alpha_limit, fill_alpha, num_features, threshold, show_negative = check_options(
-        alpha_limit, fill_alpha, num_features, threshold, show_negative)
+        alpha_limit, fill_alpha, num_features, threshold, positive_only, show_negative)
     positive_rgb = np.array(check_color(positive_color, "positive_color"))
     negative_rgb = np.array(check_color(negative_color, "negative_color"))
     base = display_image(explanation.image, "explanation.image")
     if kind == "heatmap":
-        heatmap = _heatmap_at_image_size(explanation, resampling_filter)
-        scale = color_scale([heatmap], colormap, vmin, vmax)
-        rgb = blend(base, heatmap_overlay(heatmap, scale, alpha_limit))
+        values = _heatmap_at_image_size(explanation, resampling_filter)
+        scale = color_scale([values], colormap, vmin, vmax)
+        rgb = blend(base, heatmap_overlay(values, scale, alpha_limit))
     else:
         labels, values = block_values(explanation, segments)
         if kind == "block":
@@ -106,6 +116,9 @@ def format_as_image(explanation: Any, kind: str | None = None, *, alpha_limit: f
             rgb = base.copy()
             rgb[outline_pixels(labels, negative)] = negative_rgb
             rgb[outline_pixels(labels, positive)] = positive_rgb
+    constant = constant_value(values)
+    if constant is not None:
+        warn_constant(explanation, constant)
     from PIL import Image
 
     return Image.fromarray(np.round(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.uint8))

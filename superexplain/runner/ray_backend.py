@@ -70,12 +70,13 @@ def start_ray(ray, ray_address: str | None, num_workers: int | None, verbose: in
     """Connect to (or start) Ray unless the caller already did; returns whether this call started it.
 
     ``ray_address=None`` starts a local Ray with ``num_workers`` CPUs (default: all), whose workers
-    can import superexplain from this checkout; ``verbose > 1`` lets Ray log to the driver.
+    can import superexplain from this checkout; ``verbose > 1`` lets Ray log to the driver (below that,
+    Ray's Python loggers report errors only).
     """
     if ray.is_initialized():
         return False
     options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": verbose > 1,
-                               "logging_level": logging.INFO if verbose > 1 else logging.WARNING}
+                               "logging_level": logging.INFO if verbose > 1 else logging.ERROR}
     if ray_address is None:
         import superexplain
 
@@ -107,10 +108,14 @@ def run_on_ray(units: Iterable[list], model_spec: tuple, plan: Any, write: Calla
         warnings.simplefilter("ignore", DeprecationWarning)
         context = ray.data.DataContext.get_current()
     saved = context.enable_progress_bars
+    saved_order = context.execution_options.preserve_order
     data_logger = logging.getLogger("ray.data")
     saved_level = data_logger.level
     try:
         context.enable_progress_bars = verbose > 1
+        # results reach the writer in the units' order, as on the local backend: index.jsonl is then the
+        # same file whichever worker finished first
+        context.execution_options.preserve_order = True
         if verbose <= 1:  # our bar counts images; Ray Data speaks only at verbose=2
             data_logger.setLevel(logging.ERROR)
         resources = dict(worker_resources or {"num_cpus": 1})
@@ -128,6 +133,7 @@ def run_on_ray(units: Iterable[list], model_spec: tuple, plan: Any, write: Calla
                 write(pickle.loads(row["results"]))
     finally:
         context.enable_progress_bars = saved
+        context.execution_options.preserve_order = saved_order
         data_logger.setLevel(saved_level)
         if started:
             ray.shutdown()

@@ -243,7 +243,7 @@ def explain_dataset(model: Any, images: Any, method: str = "gradcam", *, out: st
     index = RunIndex(out, settings, overwrite=bool(overwrite))
     try:
         with progress(source.length or 0, f"explain_dataset {method}", verbose) as bar:
-            bar.update(len(index.done))
+            bar.skip(len(index.done))  # done before: on the bar, not in the rate
             writer = Writer(out, index, method, bar, digests)
             units = pending_units(source, batch_size, index.done, digests, out)
             if backend == "local":

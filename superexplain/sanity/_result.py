@@ -9,6 +9,10 @@ from ..metrics.results import mean_interval
 
 __all__ = ["RandomizationResult"]
 
+#: One marker and one line style per similarity measure (cycled beyond that many).
+_MARKERS = ("o", "s", "^", "D", "v", "x", "P")
+_LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1)), (0, (1, 3)), (0, (8, 3)))
+
 
 @dataclass
 class RandomizationResult:
@@ -54,7 +58,8 @@ class RandomizationResult:
         """The paper's figure: similarity against the randomised layer, and a row of heatmap thumbnails.
 
         The curves start at the trained model (similarity 1) and show each measure's mean over
-        images with its 95% bootstrap interval; the thumbnails show ``image_index``'s heatmap for
+        images with its 95% bootstrap interval, each with its own marker and line style so that
+        curves which coincide stay visible; the thumbnails show ``image_index``'s heatmap for
         the trained model and after every step. Returns the matplotlib Figure.
         """
         import matplotlib.pyplot as plt
@@ -65,10 +70,14 @@ class RandomizationResult:
         grid = figure.add_gridspec(2, steps + 1, height_ratios=[2.2, 1.0])
         curves = figure.add_subplot(grid[0, :])
         x = np.arange(steps + 1)
-        for name, values in self.scores.items():
+        for index, (name, values) in enumerate(self.scores.items()):
             mean, low, high = mean_interval(values, axis=1)
             mean, low, high = (np.concatenate([[1.0], v]) for v in (mean, low, high))
-            line, = curves.plot(x, mean, marker="o", markersize=3, label=name)
+            # a distinct marker and dash per measure: curves that coincide (spearman_abs and spearman
+            # of a one-signed map) stay visible one over the other
+            marker, dashes = _MARKERS[index % len(_MARKERS)], _LINESTYLES[index % len(_LINESTYLES)]
+            line, = curves.plot(x, mean, marker=marker, markersize=7 - 1.5 * (index % 3), linestyle=dashes,
+                                markerfacecolor="none" if index % 2 else None, label=name)
             if values.shape[1] > 1:
                 curves.fill_between(x, low, high, color=line.get_color(), alpha=0.15, linewidth=0)
         curves.set_xticks(x, ["trained"] + list(self.layers), rotation=30, ha="right", fontsize="small")
