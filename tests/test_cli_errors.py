@@ -146,3 +146,18 @@ def test_every_documented_command_parses_and_passes_the_flag_checks():
         args = parser.parse_args(command)  # exits 2 on a bad flag
         if args.command == "explain":
             _method_flags(args)  # a flag the method does not take, --seed with a deterministic method, ...
+
+
+@pytest.mark.parametrize("command", ["explain", "compare", "sanity", "superpixels", "demo"])
+def test_help_never_shows_default_none_nor_a_default_twice(command, capsys):
+    import re
+
+    from superexplain.cli import build_parser
+
+    with pytest.raises(SystemExit) as done:
+        build_parser().parse_args([command, "--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "options:" in text and "(default: None)" not in text
+    for flag_help in re.split(r"\s--?[a-z]", text):  # one flag's help: at most one stated default
+        assert flag_help.count("(default:") <= 1, flag_help
