@@ -15,6 +15,10 @@ __all__ = [
     "gradcam_plus_plus_weights",
     "gradcam_plus_plus",
     "layercam",
+    "hirescam",
+    "gradcam_elementwise",
+    "xgradcam_weights",
+    "xgradcam",
     "upsample",
     "CAM_VARIANTS",
 ]
@@ -105,6 +109,63 @@ def layercam(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
     return weighted.sum(axis=-1)
 
 
+def hirescam(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
+    """HiResCAM before its ReLU (Draelos & Carin, arXiv 2011.08891): sum_k dS/dA^k_ij A^k_ij, element-wise.
+
+    With a global-average-pooling head the gradient is the same at every location, and HiResCAM
+    equals Grad-CAM exactly.
+
+    Examples
+    --------
+    >>> gradients = np.array([1.0, -1.0, 2.0, 0.0]).reshape(1, 1, 2, 2, 1)
+    >>> hirescam(np.full((1, 2, 2, 1), 2.0), gradients).tolist()
+    [[[[2.0, -2.0], [4.0, 0.0]]]]
+    """
+    return (np.asarray(gradients, np.float64) * np.asarray(activations, np.float64)[:, None]).sum(axis=-1)
+
+
+def gradcam_elementwise(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
+    """Element-wise Grad-CAM before its final ReLU: sum_k ReLU(dS/dA^k_ij A^k_ij).
+
+    Examples
+    --------
+    >>> gradients = np.array([1.0, -1.0]).reshape(1, 1, 1, 1, 2)
+    >>> gradcam_elementwise(np.ones((1, 1, 1, 2)), gradients).tolist()   # the negative channel is dropped
+    [[[[1.0]]]]
+    """
+    products = np.asarray(gradients, np.float64) * np.asarray(activations, np.float64)[:, None]
+    return np.maximum(products, 0.0).sum(axis=-1)
+
+
+def xgradcam_weights(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
+    """XGrad-CAM channel weights (Fu et al., arXiv 2008.02312): w_k = sum_ij (A^k_ij / sum_ab A^k_ab) dS/dA^k_ij.
+
+    A channel whose activations sum to 0 gets weight 0 (its normalised activations are undefined).
+
+    Examples
+    --------
+    >>> activations = np.array([1.0, 3.0]).reshape(1, 1, 2, 1)
+    >>> xgradcam_weights(activations, np.array([2.0, 4.0]).reshape(1, 1, 1, 2, 1)).tolist()   # (1*2 + 3*4) / 4
+    [[[3.5]]]
+    """
+    activations = np.asarray(activations, np.float64)
+    totals = activations.sum(axis=(1, 2))  # (N, c)
+    safe = np.where(totals != 0.0, totals, 1.0)
+    normalised = np.where(totals[:, None, None, :] != 0.0, activations / safe[:, None, None, :], 0.0)
+    return (np.asarray(gradients, np.float64) * normalised[:, None]).sum(axis=(2, 3))
+
+
+def xgradcam(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
+    """XGrad-CAM before its ReLU: sum_k w_k A^k with :func:`xgradcam_weights`.
+
+    Examples
+    --------
+    >>> xgradcam(np.ones((1, 2, 2, 1)), np.ones((1, 1, 2, 2, 1))).tolist()
+    [[[[1.0, 1.0], [1.0, 1.0]]]]
+    """
+    return weighted_sum(activations, xgradcam_weights(activations, gradients))
+
+
 def upsample(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Bilinear upsampling of maps (..., h, w) to (..., H, W), float32.
 
@@ -132,4 +193,7 @@ CAM_VARIANTS = {
     "gradcam": gradcam,
     "gradcam++": gradcam_plus_plus,
     "layercam": layercam,
+    "hirescam": hirescam,
+    "gradcam_elementwise": gradcam_elementwise,
+    "xgradcam": xgradcam,
 }

@@ -17,7 +17,7 @@ from .tokens import tokens_to_grid
 __all__ = ["run_gradcam", "run_gradcam_plus_plus", "run_layercam"]
 
 
-def _run_cam(method: str, predictor, images: np.ndarray, *, targets: Any = None, top_labels: Any = None,
+def run_cam(method: str, predictor, images: np.ndarray, *, targets: Any = None, top_labels: Any = None,
              random_state: Any = None, verbose: Any = 1, layer: Any = None, score: str = "logit",
              relu: bool = True, batch_size: Any = None, reshape: Any = None) -> list[Explanation]:
     from ..models.keras_model import as_float_input
@@ -85,7 +85,7 @@ def run_gradcam(predictor, images, *, targets: Any = None, top_labels: Any = Non
     >>> len(explanations), explanations[0].params["score_kind"]
     (4, 'logit')
     """
-    return _run_cam("gradcam", predictor, images, targets=targets, top_labels=top_labels, random_state=random_state,
+    return run_cam("gradcam", predictor, images, targets=targets, top_labels=top_labels, random_state=random_state,
                     verbose=verbose, layer=layer, score=score, relu=relu, batch_size=batch_size, reshape=reshape)
 
 
@@ -101,7 +101,7 @@ def run_gradcam_plus_plus(predictor, images, *, targets: Any = None, top_labels:
     >>> run_gradcam_plus_plus(as_predictor(load_demo_model()), make_shapes(1, seed=0).images, verbose=0)[0].method
     'gradcam++'
     """
-    return _run_cam("gradcam++", predictor, images, targets=targets, top_labels=top_labels, random_state=random_state,
+    return run_cam("gradcam++", predictor, images, targets=targets, top_labels=top_labels, random_state=random_state,
                     verbose=verbose, layer=layer, score=score, relu=relu, batch_size=batch_size, reshape=reshape)
 
 
@@ -117,5 +117,5 @@ def run_layercam(predictor, images, *, targets: Any = None, top_labels: Any = No
     >>> run_layercam(as_predictor(load_demo_model()), make_shapes(1, seed=0).images, verbose=0)[0].feature_map.shape
     (8, 8)
     """
-    return _run_cam("layercam", predictor, images, targets=targets, top_labels=top_labels, random_state=random_state,
+    return run_cam("layercam", predictor, images, targets=targets, top_labels=top_labels, random_state=random_state,
                     verbose=verbose, layer=layer, score=score, relu=relu, batch_size=batch_size, reshape=reshape)

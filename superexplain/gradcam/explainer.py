@@ -5,20 +5,15 @@ from typing import Any
 
 from .._validation import check_choice, check_int
 from ..explanation import Explanation
+from ..registry import method_function
 from .cam_common import CAM_METHODS, check_relu
-from .cams import run_gradcam, run_gradcam_plus_plus, run_layercam
 from .layers import resolve_layer
-from .scorecam import run_scorecam
 
 __all__ = ["GradCAM"]
 
-#: method name -> its run function
-_RUN = {"gradcam": run_gradcam, "gradcam++": run_gradcam_plus_plus, "layercam": run_layercam,
-        "scorecam": run_scorecam}
-
 
 class GradCAM:
-    """Class activation maps for a Keras image classifier: Grad-CAM, Grad-CAM++, LayerCAM or Score-CAM.
+    """Class activation maps for a Keras image classifier: any CAM of the registry (Grad-CAM, HiResCAM, Score-CAM...).
 
     Parameters
     ----------
@@ -28,7 +23,9 @@ class GradCAM:
         The layer whose activations are mapped; None picks the last layer with a spatial output
         that the score depends on (see :func:`superexplain.gradcam.resolve_layer`). Nested layers
         are named by path, ``"backbone/conv5_block3_out"``.
-    method : {"gradcam", "gradcam++", "layercam", "scorecam"}
+    method : str
+        A CAM of :func:`superexplain.registry.method_names` ``("cam")``: "gradcam", "gradcam++",
+        "layercam", "hirescam", "gradcam_elementwise", "xgradcam" or "scorecam".
     score : {"logit", "probability"}, optional
         ``"logit"`` explains the pre-softmax score when the model ends in a softmax/sigmoid (as
         the original Grad-CAM); ``"probability"`` the model's output. Default: ``"logit"``, and
@@ -105,7 +102,7 @@ class GradCAM:
         >>> len(explanations), explanations[0].score >= explanations[1].score
         (2, True)
         """
-        run = _RUN[self.method]
+        run = method_function(self.method)  # the registry's run function of this CAM
         batch, single = self.predictor.check_images(images, "images")
         explanations = run(
             self.predictor, batch, targets=targets, top_labels=top_labels, verbose=verbose,
