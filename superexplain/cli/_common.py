@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 __all__ = ["PROG", "UsageError", "Parser", "HelpFormatter", "wrap", "one_line", "cli_message", "common_options",
-           "positive_int", "parse_list", "safe_name", "save_figure"]
+           "positive_int", "whole_number", "parse_list", "safe_name", "save_figure"]
 
 PROG = "superexplain"
 
@@ -100,6 +100,26 @@ def common_options() -> argparse.ArgumentParser:
     return parent
 
 
+def whole_number(text: str, minimum: int = 1, also: str = "") -> int:
+    """An integer >= ``minimum`` (0 or 1) read from the command line, or an argparse error saying what was expected.
+
+    ``also`` names the other accepted words for the message (e.g. ``" or 'auto'"``).
+
+    Examples
+    --------
+    >>> whole_number("0", minimum=0)
+    0
+    """
+    expected = ("a non-negative integer" if minimum == 0 else "a positive integer") + also
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}; got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {expected}; got {value}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """An argparse type: a positive integer (argparse names the flag in its error).
 
@@ -108,13 +128,7 @@ def positive_int(text: str) -> int:
     >>> positive_int("40")
     40
     """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {value}")
-    return value
+    return whole_number(text, 1)
 
 
 def parse_list(text: str, kind: type, name: str) -> list:

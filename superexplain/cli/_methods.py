@@ -15,7 +15,7 @@ from typing import Any
 
 from superexplain.registry import FAMILIES, METHODS, method_info
 
-from ._common import UsageError, positive_int
+from ._common import UsageError, positive_int, whole_number
 
 __all__ = [
     "METHOD_CHOICES",
@@ -98,13 +98,7 @@ def seed_arg(text: str) -> int:
     >>> seed_arg("7")
     7
     """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer; got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer; got {value}")
-    return value
+    return whole_number(text, 0)
 
 
 def option_arg(text: str) -> tuple[str, Any]:
@@ -248,14 +242,14 @@ def check_option_names(method: str, options: dict) -> None:
     >>> check_option_names("lime", {"stepz": 5})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    superexplain.cli._common.UsageError: --option stepz: lime takes no option 'stepz'; its options: alpha, batch_size, ...
+    superexplain.cli._common.UsageError: --option: method 'lime' has no option 'stepz'; its options: alpha, batch_size, ...
     """
-    from superexplain.registry import method_options
+    from superexplain.registry import check_options
 
-    known = method_options(method)
-    for key in options:
-        if key not in known:
-            raise UsageError(f"--option {key}: {method} takes no option {key!r}; its options: {', '.join(known)}")
+    try:
+        check_options(method, options)
+    except TypeError as error:
+        raise UsageError(f"--option: {error}") from None
 
 
 def default_kind(method: str) -> str:

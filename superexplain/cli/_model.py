@@ -1,13 +1,14 @@
 """The model on the command line: a quiet TensorFlow import, checking and loading a model file, ``--batch-size``."""
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import sys
 from typing import Iterator
 
 import numpy as np
+
+from ._common import whole_number
 
 __all__ = ["AUTO_BATCH", "batch_size_arg", "model_batch_size", "quiet_native_stderr", "native_stderr_off", "import_keras",
            "check_model_file", "load_model", "make_predictor", "measure_batch_size", "tune_batch_size"]
@@ -26,13 +27,7 @@ def batch_size_arg(text: str) -> int | str:
     """
     if text == AUTO_BATCH:
         return AUTO_BATCH
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto'; got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto'; got {value}")
-    return value
+    return whole_number(text, 1, also=f" or {AUTO_BATCH!r}")
 
 
 def model_batch_size(batch_size: int | str | None) -> int | None:
