@@ -103,12 +103,60 @@ def _save(figure, out: str, name: str, dpi: int = 100, palette: bool = False) ->
     print("wrote", path)
 
 
+def cam_family(out: str) -> None:
+    """docs/gallery/cam_family_demo.png: every CAM of the registry, and Grad-CAM's options, on one demo image."""
+    import matplotlib.pyplot as plt
+
+    from superexplain.datasets import load_demo_model
+    from superexplain.explain import explain
+    from superexplain.registry import METHODS, method_names
+
+    model = load_demo_model()
+    data = make_shapes(N_IMAGES, seed=DATA_SEED)
+    index = _pick_images(data)[0]
+    image, label = data.images[index], int(data.labels[index])
+    cases = [(name, {}) for name in method_names("cam")]
+    cases += [("gradcam", {"aug_smooth": True}), ("gradcam", {"eigen_smooth": True}),
+              ("layercam", {"layer": ["relu2", "last_conv"]})]
+    columns = 5
+    rows = -(-(len(cases) + 1) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.9 * rows), layout="constrained")
+    axes = axes.ravel()
+    axes[0].imshow(image)
+    axes[0].set_title(f"image: {CLASS_NAMES[label]}", fontsize=9)
+    for ax, (name, options) in zip(axes[1:], cases):
+        if METHODS[name].takes_layer and "layer" not in options:
+            options = {**options, "layer": "last_conv"}
+        explanation = explain(model, image, method=name, target=label, verbose=0, **options)
+        superexplain.plot(explanation, kind="heatmap", ax=ax, colorbar=False)
+        extra = ", ".join(f"{key}={value}" for key, value in options.items() if key != "layer" or
+                          isinstance(value, list))
+        ax.set_title(name + (f"\n{extra}" if extra else ""), fontsize=9)
+    for ax in axes:
+        ax.axis("off")
+    figure.suptitle(f"Every CAM on one demo image (target {CLASS_NAMES[label]!r}, layer last_conv)", fontsize=11)
+    _save(figure, out, "cam_family_demo.png")
+    # Deep Feature Factorization's concepts on three images, one per class
+    picked = _pick_images(data)
+    figure, axes = plt.subplots(1, len(picked), figsize=(4.2 * len(picked), 4.4), layout="constrained")
+    for ax, index in zip(axes, picked):
+        found = explain(model, data.images[index], method="feature_factorization", target=int(data.labels[index]),
+                        layer="last_conv", n_concepts=4, verbose=0)
+        superexplain.plot_concepts(found, ax=ax)
+    _save(figure, out, "concepts_demo.png")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.path.join("docs", "gallery"))
     parser.add_argument("--handmade", action="store_true", help="use mask-following explanations, no model")
+    parser.add_argument("--only-cams", action="store_true", help="draw only the CAM family figure")
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
+    if args.handmade is False:
+        cam_family(args.out)
+    if args.only_cams:
+        return 0
     import matplotlib.pyplot as plt
     import skimage.data
 

@@ -20,6 +20,7 @@ _PUBLIC = {
     "plot": "superexplain.plotting:plot",
     "plot_superpixels": "superexplain.plotting:plot_superpixels",
     "plot_superpixels_grid": "superexplain.plotting:plot_superpixels_grid",
+    "plot_concepts": "superexplain.plotting:plot_concepts",
     "compare": "superexplain.plotting:compare",
     "format_as_image": "superexplain.plotting:format_as_image",
     "explain_dataset": "superexplain.runner:explain_dataset",
@@ -28,6 +29,7 @@ _PUBLIC = {
     "sanity": "superexplain.sanity:",
     "datasets": "superexplain.datasets:",
     "models": "superexplain.models:",
+    "targets": "superexplain.targets:",
 }
 
 __all__ = sorted(_PUBLIC)

@@ -35,13 +35,19 @@ def explain(model: Any, image: Any, method: str = "gradcam", target: Any = None,
         list of images, in the model's input space (for a model taking ``uint8``: whole numbers
         in 0..255). See ``batch`` for how a rank-3 array is read.
     method : str
-        A name of :data:`superexplain.registry.METHODS`: ``"gradcam"``, ``"gradcam++"``, ``"layercam"``, ``"scorecam"``,
-        ``"saliency"``, ``"gradient_input"``, ``"integrated_gradients"``, ``"smoothgrad"``,
-        ``"vargrad"``, ``"guided_backprop"``, ``"lime"``, ``"kernelshap"``, ``"occlusion"``,
-        ``"rise"``.
-    target : int, str or list, optional
+        A name of :data:`superexplain.registry.METHODS` (``superexplain.available_methods()``):
+        the CAMs (``"gradcam"``, ``"gradcam++"``, ``"layercam"``, ``"hirescam"``,
+        ``"gradcam_elementwise"``, ``"xgradcam"``, ``"eigencam"``, ``"eigengradcam"``,
+        ``"scorecam"``, ``"ablationcam"``, ``"feature_factorization"``, ``"fullgrad"``), the pixel
+        gradients (``"saliency"``, ``"gradient_input"``, ``"integrated_gradients"``,
+        ``"smoothgrad"``, ``"vargrad"``, ``"guided_backprop"``) and the perturbation methods
+        (``"lime"``, ``"kernelshap"``, ``"occlusion"``, ``"rise"``).
+    target : int, str, list or score function, optional
         The class to explain: None (the top class), an index or class name for every image, or one
-        entry (or a list of entries) per image.
+        entry (or a list of entries) per image. Or a score function of the model's output, for
+        every image (:mod:`superexplain.targets`: ``Region(class_index, mask)`` for a segmentation
+        model, ``Similarity(embedding)`` for an embedding model, or any callable
+        ``outputs -> (batch,)`` written with ``keras.ops``).
     top_labels : int, optional
         Explain each image's ``top_labels`` best classes instead of ``target``.
     class_names : list or dict, optional

@@ -27,7 +27,9 @@ class Explanation:
     method : str
         ``"gradcam"``, ``"gradcam++"``, ``"lime"``, ``"kernelshap"``, ...
     target : int
-        Index of the explained class.
+        Index of the explained class; 0 for a score target (:mod:`superexplain.targets`, e.g. a
+        segmentation Region), whose name is then ``target_name`` and whose description is
+        ``params["score_target"]``.
     heatmap : ndarray, shape (H, W), float32
         Attribution at the input's resolution, in the method's own units.
     target_name : str or None

@@ -123,9 +123,26 @@ _ENTRIES = [
     _cam("xgradcam", "superexplain.gradcam.xgradcam:run_xgradcam",
          "channel weights: gradients averaged with the normalised activations as weights",
          "Fu et al., arXiv 2008.02312"),
+    _cam("eigencam", "superexplain.gradcam.eigencam:run_eigencam",
+         "projection of the layer's activations on their first principal component (class-agnostic)",
+         "Muhammad & Yeasin, arXiv 2008.00299"),
+    _cam("eigengradcam", "superexplain.gradcam.eigencam:run_eigengradcam",
+         "first principal component of gradient × activation (class-dependent Eigen-CAM)",
+         "after Muhammad & Yeasin, arXiv 2008.00299"),
     _cam("scorecam", "superexplain.gradcam.scorecam:run_scorecam",
          "channels weighted by the score of the image masked by each channel (forward passes only)",
          "Wang et al., arXiv 1910.01279"),
+    _cam("ablationcam", "superexplain.gradcam.ablationcam:run_ablationcam",
+         "channels weighted by the relative score drop when each is zeroed (head-only passes)",
+         "Desai & Ramaswamy, WACV 2020"),
+    _cam("feature_factorization", "superexplain.gradcam.feature_factorization:run_feature_factorization",
+         "NMF of the layer's activations into concepts; the map of the concept scoring highest for the target",
+         "Collins et al., arXiv 1806.10206"),
+    Method("fullgrad", "superexplain.gradcam.fullgrad:run_fullgrad", "cam", needs_keras=True, seeded=False,
+           per_image_seeds=False, takes_layer=False, takes_segments=False, samples_option=None,
+           what="\\|input-gradient × input\\| plus \\|bias-gradient × bias\\| of every conv/BatchNorm layer, "
+                "normalised and summed (no layer to pick)",
+           reference="Srinivas & Fleuret, arXiv 1905.00780"),
     _gradient("saliency", "superexplain.gradcam.saliency:run_saliency", "\\|∂score/∂x\\|, max over channels",
               "Simonyan et al., arXiv 1312.6034"),
     _gradient("gradient_input", "superexplain.gradcam.saliency:run_gradient_input",
@@ -191,7 +208,7 @@ def check_options(method: str, options: dict, name: str = "option") -> None:
     >>> check_options("gradcam", {"num_samples": 100})
     Traceback (most recent call last):
     ...
-    TypeError: method 'gradcam' has no option 'num_samples'; its options: batch_size, layer, relu, reshape, score
+    TypeError: method 'gradcam' has no option 'num_samples'; its options: aug_smooth, batch_size, eigen_smooth, layer, relu, reshape, score
     """
     known = method_options(method)
     for key in options:

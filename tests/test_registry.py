@@ -89,7 +89,7 @@ def test_an_unknown_method_is_refused_with_the_list(demo_model, demo_data):
 def test_a_misspelt_option_is_refused_naming_it_and_the_methods_options(demo_model, demo_data, tmp_path):
     from superexplain.registry import method_options
 
-    with pytest.raises(TypeError, match=r"method 'gradcam' has no option 'stepz'; its options: batch_size, layer, relu"):
+    with pytest.raises(TypeError, match=r"method 'gradcam' has no option 'stepz'; its options: aug_smooth, batch_size, eigen_smooth, layer, relu"):
         superexplain.explain(demo_model, demo_data.images[0], method="gradcam", stepz=3, verbose=0)
     out = tmp_path / "run"
     with pytest.raises(TypeError, match="method 'lime' has no option 'num_sample'"):

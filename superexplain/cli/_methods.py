@@ -132,7 +132,8 @@ def add_method_flags(parser: argparse.ArgumentParser) -> None:
     layers = parser.add_argument_group(f"layer methods ({', '.join(methods_with('takes_layer'))})")
     layers.add_argument("--layer", metavar="L",
                         help="layer to explain: a name, an index or a nested path like backbone/conv5 "
-                             "(default: the last layer with a spatial output)")
+                             "(default: the last layer with a spatial output); several, comma-separated "
+                             "(relu2,last_conv), fuse their maps")
     segments = parser.add_argument_group(f"superpixel methods ({', '.join(methods_with('takes_segments'))}; "
                                          "with --kind block or outline, the plot's blocks for the others)")
     segments.add_argument("--segments", choices=SEGMENT_ALGORITHMS, metavar="ALGO",
@@ -153,16 +154,20 @@ def add_method_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def layer_option(layer: str | None):
-    """``--layer 3`` is an index, ``--layer -2`` counts from the end, anything else is a name or path.
+    """``--layer 3`` is an index, ``--layer -2`` counts from the end, anything else is a name or path;
+    a comma-separated list names several layers, whose maps are fused.
 
     Examples
     --------
-    >>> layer_option("-2"), layer_option("backbone/conv5")
-    (-2, 'backbone/conv5')
+    >>> layer_option("-2"), layer_option("backbone/conv5"), layer_option("relu2, 5")
+    (-2, 'backbone/conv5', ['relu2', 5])
     """
     if layer is None:
         return None
-    return int(layer) if re.fullmatch(r"-?\d+", layer.strip()) else layer
+    if "," in layer:
+        return [layer_option(part) for part in layer.split(",") if part.strip()]
+    layer = layer.strip()
+    return int(layer) if re.fullmatch(r"-?\d+", layer) else layer
 
 
 def segmentation_option(algorithm: str, n_segments: int | None, compactness: float | None) -> dict:
@@ -242,14 +247,15 @@ def check_option_names(method: str, options: dict) -> None:
     >>> check_option_names("lime", {"stepz": 5})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    superexplain.cli._common.UsageError: --option: method 'lime' has no option 'stepz'; its options: alpha, batch_size, ...
+    superexplain.cli._common.UsageError: --option stepz: method 'lime' has no option 'stepz'; its options: alpha, ...
     """
     from superexplain.registry import check_options
 
-    try:
-        check_options(method, options)
-    except TypeError as error:
-        raise UsageError(f"--option: {error}") from None
+    for key, value in options.items():
+        try:
+            check_options(method, {key: value})
+        except TypeError as error:
+            raise UsageError(f"--option {key}: {error}") from None
 
 
 def default_kind(method: str) -> str:

@@ -14,6 +14,7 @@ import numpy as np
 
 from .._validation import check_choice, check_int, describe, resolve_seed
 from ..explanation import Explanation
+from ..models.score_targets import use_score_target
 from ._baselines import baselines_for, integration_points
 from .input_gradients import accumulate_attributions, input_gradient_function
 
@@ -68,6 +69,9 @@ def run_attribution(method: str, predictor, images, *, targets, top_labels, rand
     batch_size = check_int(batch_size, "batch_size", 1)
     seed = resolve_seed(random_state)
     guided = base == "guided_backprop"
+    predictor.score_function(score)  # plain callables: the TypeError first
+    # a score function as target (superexplain.targets): its view of the model, class 0
+    predictor, targets, finish = use_score_target(predictor, targets, top_labels)
     _, kind, guided_relus = input_gradient_function(predictor, score, guided)  # TypeError for callables
     params: dict[str, Any] = {"score_kind": kind, "seed": seed, "batch_size": batch_size,
                               "absolute": absolute, "reduce": reduce}
@@ -132,7 +136,7 @@ def run_attribution(method: str, predictor, images, *, targets, top_labels, rand
                 f"misses f(x) - f(baseline) by more than {COMPLETENESS_TOLERANCE:.0%} (worst {max(bad):.1%}); "
                 f"increase steps (now {steps}). See params['completeness_relative_gap']",
                 stacklevel=4)
-    return explanations
+    return finish(explanations)
 
 
 #: The parameters every pixel-attribution method shares, ``%``-formatted into their docstrings.

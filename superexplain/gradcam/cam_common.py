@@ -6,8 +6,8 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_int, describe
-from ..models.targets import resolve_targets
-from ..registry import method_names
+from ..models.targets import check_class_output, resolve_targets, unwrap_named
+from ..registry import METHODS, method_names
 from .layers import ResolvedLayer
 from .tokens import token_grid
 
@@ -15,8 +15,8 @@ __all__ = ["CAM_METHODS", "DEFAULT_BATCH_SIZE", "check_relu", "check_batch_size"
 
 #: Images per compiled gradient call unless ``batch_size`` says otherwise.
 DEFAULT_BATCH_SIZE = 32
-#: The class activation map methods, from the registry (the ones `GradCAM(method=...)` takes).
-CAM_METHODS = tuple(method_names("cam"))
+#: The class activation maps of a layer, from the registry (the ones `GradCAM(method=...)` takes).
+CAM_METHODS = tuple(name for name in method_names("cam") if METHODS[name].takes_layer)
 
 
 def check_relu(relu: Any) -> bool:
@@ -58,6 +58,8 @@ def encode_targets(predictor, n_images: int, targets: Any, top_labels: Any) -> t
     >>> encoded.tolist(), counts
     ([[0, 0], [1, 2]], [1, 2])
     """
+    if predictor.score_target is None:  # a segmentation map needs a score target (superexplain.targets)
+        check_class_output(predictor.output_shape, unwrap_named(targets, "target")[1], targets)
     num_classes = predictor.num_classes
     if num_classes is None:
         raise ValueError("the model's number of classes is unknown (its output shape is not defined)")

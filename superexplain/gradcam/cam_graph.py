@@ -1,22 +1,26 @@
-"""The compiled CAM graph: one tf.function per (model, layer, score kind) giving activations, scores and gradients."""
+"""The compiled CAM graph: one tf.function per (model, layer, score kind, score target) giving activations, scores
+and gradients."""
 from __future__ import annotations
 
 from .layers import ResolvedLayer
 
-__all__ = ["CamGraph", "cam_graph"]
+__all__ = ["CamGraph", "cam_graph", "compiled_for_layer"]
 
 
 class CamGraph:
-    """Compiled functions for one (model, layer, score kind).
+    """Compiled functions for one (model, layer, score kind, score target).
 
     ``forward(x) -> (activations, scores)`` and ``gradients(x, targets) -> (activations, scores,
     gradients, resolved_targets)`` where ``targets`` is an int32 (N, K) array of class indices, a
     negative entry ``-r`` meaning "the image's r-th best class". ``gradients`` has shape
     (N, K, h, w, c): one backward pass for K = 1, one vectorised Jacobian for K > 1.
+    With a ``score_target`` (:mod:`superexplain.targets`) the scores are its one column (class 0):
+    the target applied to the logits or outputs inside the compiled function.
     Built and cached by :func:`cam_graph`.
     """
 
-    def __init__(self, model, resolved: ResolvedLayer, logits: bool, input_shape: tuple, binary: bool) -> None:
+    def __init__(self, model, resolved: ResolvedLayer, logits: bool, input_shape: tuple, binary: bool,
+                 score_target=None) -> None:
         import tensorflow as tf
 
         from ..models.graph import model_graph
@@ -24,6 +28,7 @@ class CamGraph:
         self.resolved = resolved
         self.logits = logits
         self.binary = binary
+        self.score_target = score_target
         graph = model_graph(model)
         calls = [call for call in graph.calls if tuple(call.path) == tuple(resolved.path)]
         if not calls:
@@ -49,6 +54,10 @@ class CamGraph:
 
         activations, scores = self._exposed(x, training=False)
         scores = tf_float32(scores)
+        if self.score_target is not None:
+            from keras import ops
+
+            return activations, ops.reshape(tf_float32(self.score_target(scores)), (-1, 1))
         if self.binary:
             scores = binary_columns(scores, "logit" if self.logits else "probability")
         return activations, scores
@@ -80,7 +89,9 @@ class CamGraph:
             raise ValueError(
                 f"the model's score does not depend differentiably on layer {self.resolved.name!r}: "
                 "no gradient flows from the output back to it (a non-differentiable step such as argmax "
-                "or rounding?). Use a perturbation method (lime, kernelshap, occlusion, rise) instead"
+                "or rounding?), or the layer comes after the explained scores (a segmentation model's final "
+                "softmax, past its logits: give layer=). Use a perturbation method (lime, kernelshap, occlusion, "
+                "rise) instead"
             )
         return tf.cast(activations, tf.float32), scores, tf.cast(gradients, tf.float32), resolved
 
@@ -105,15 +116,35 @@ def cam_graph(predictor, resolved: ResolvedLayer, score: str) -> tuple[CamGraph,
     >>> kind, tuple(activations.shape), tuple(gradients.shape)
     ('logit', (1, 8, 8, 64), (1, 1, 8, 8, 64))
     """
+    return compiled_for_layer(predictor, resolved, score, "cam-graph",
+                              lambda model, logits, target: CamGraph(model, resolved, logits, predictor.input_shape,
+                                                                     predictor.binary, target))
+
+
+def compiled_for_layer(predictor, resolved: ResolvedLayer, score: str, tag: str, build) -> tuple:
+    """``(object, score kind)``: ``build(model, logits, score_target)`` made once per (model, layer, score kind,
+    score target) and cached with the model (:func:`superexplain.models.cache.compiled`); ``tag`` names the kind
+    of object. Equal score targets (their ``cache_key``) share one.
+
+    Examples
+    --------
+    >>> from superexplain.datasets import load_demo_model
+    >>> from superexplain.gradcam import resolve_layer
+    >>> from superexplain.models import as_predictor
+    >>> model = load_demo_model()
+    >>> first, kind = compiled_for_layer(as_predictor(model), resolve_layer(model), "logit", "demo", lambda *a: object())
+    >>> compiled_for_layer(as_predictor(model), resolve_layer(model), "logit", "demo", lambda *a: None)[0] is first
+    True
+    """
     from ..models.cache import compiled
 
     _, kind = predictor.score_function(score)  # raises the TypeError for plain callables
     model = predictor.keras_model
     logits = score == "logit" and predictor.has_logits
-    key = ("cam-graph", tuple(id(layer) for layer in resolved.path), resolved.name, kind)
-    graph = compiled(model, key, lambda: CamGraph(model, resolved, logits, predictor.input_shape,
-                                                         predictor.binary))
-    return graph, kind
+    target = predictor.score_target
+    key = (tag, tuple(id(layer) for layer in resolved.path), resolved.name, kind,
+           None if target is None else target.cache_key)
+    return compiled(model, key, lambda: build(model, logits, target)), kind
 
 
 def tf_float32(tensor):

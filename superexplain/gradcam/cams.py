@@ -8,9 +8,12 @@ import numpy as np
 from .._validation import check_choice, resolve_seed
 from ..explanation import Explanation
 from ..models.batching import run_in_batches
+from ..models.score_targets import use_score_target
 from . import cam_maps
 from .cam_common import check_batch_size, check_relu, encode_targets, layer_params
 from .cam_graph import cam_graph
+from .cam_options import run_with_cam_options
+from .cam_weighted import cam_map, check_flag, eigen_params
 from .layers import ResolvedLayer, resolve_layer
 from .tokens import tokens_to_grid
 
@@ -19,7 +22,10 @@ __all__ = ["run_gradcam", "run_gradcam_plus_plus", "run_layercam"]
 
 def run_cam(method: str, predictor, images: np.ndarray, *, targets: Any = None, top_labels: Any = None,
              random_state: Any = None, verbose: Any = 1, layer: Any = None, score: str = "logit",
-             relu: bool = True, batch_size: Any = None, reshape: Any = None) -> list[Explanation]:
+             relu: bool = True, batch_size: Any = None, reshape: Any = None,
+             eigen_smooth: bool = False) -> list[Explanation]:
+    """One layer, no augmentation: the plain run behind every gradient CAM (``method`` a key of
+    :data:`.cam_weighted.WEIGHTED_VARIANTS`); :func:`run_cam_with_options` adds ``aug_smooth`` and layer lists."""
     from ..models.keras_model import as_float_input
 
     check_choice(score, "score", ("logit", "probability"))
@@ -27,12 +33,15 @@ def run_cam(method: str, predictor, images: np.ndarray, *, targets: Any = None, 
     size = check_batch_size(batch_size)
     seed = None if random_state is None else resolve_seed(random_state)  # deterministic: nothing to seed
     predictor.score_function(score)  # the TypeError for plain callables comes first
+    # a score function as target (superexplain.targets): its view of the model, class 0
+    predictor, targets, finish = use_score_target(predictor, targets, top_labels)
     resolved = layer if isinstance(layer, ResolvedLayer) else resolve_layer(predictor.keras_model, layer, reshape)
     graph, kind = cam_graph(predictor, resolved, score)
     encoded, counts = encode_targets(predictor, len(images), targets, top_labels)
-    combine = cam_maps.CAM_VARIANTS[method]
+    eigen_smooth = check_flag(eigen_smooth, "eigen_smooth")
     params = layer_params(resolved, reshape)
     params.update({"score_kind": kind, "relu": relu, "upsampling": "bilinear, half-pixel centres", "seed": seed})
+    params.update(eigen_params(method, eigen_smooth))
     explanations: list[Explanation] = []
     starts = range(0, len(images), size)
 
@@ -50,7 +59,7 @@ def run_cam(method: str, predictor, images: np.ndarray, *, targets: Any = None, 
         if resolved.is_tokens:
             activations = tokens_to_grid(activations, reshape)
             gradients = tokens_to_grid(gradients, reshape)
-        maps = combine(activations, gradients)
+        maps = cam_map(method, activations, gradients, eigen_smooth)
         if relu:
             maps = np.maximum(maps, 0.0)
         heatmaps = cam_maps.upsample(maps, chunk.shape[1:3])
@@ -63,18 +72,48 @@ def run_cam(method: str, predictor, images: np.ndarray, *, targets: Any = None, 
                     feature_map=maps[i, k].astype(np.float32), params=dict(params)))
 
     run_in_batches(build, call, len(starts), consume, verbose=verbose, desc=method)
-    return explanations
+    return finish(explanations)
+
+
+def run_cam_with_options(method: str, predictor, images: np.ndarray, *, targets: Any = None, top_labels: Any = None,
+                         verbose: Any = 1, layer: Any = None, aug_smooth: Any = False, **options) -> list[Explanation]:
+    """:func:`run_cam` with ``aug_smooth`` and layer lists (:func:`.cam_options.run_with_cam_options`).
+
+    Examples
+    --------
+    >>> from superexplain.datasets import load_demo_model, make_shapes
+    >>> from superexplain.models import as_predictor
+    >>> e = run_cam_with_options("hirescam", as_predictor(load_demo_model()), make_shapes(1, seed=0).images,
+    ...                          layer=["last_conv"], verbose=0)[0]
+    >>> e.params["layer"]
+    'last_conv'
+    """
+    def once(predictor, images, *, targets, top_labels, verbose, layer, **rest):
+        return run_cam(method, predictor, images, targets=targets, top_labels=top_labels, verbose=verbose,
+                       layer=layer, **rest)
+
+    return run_with_cam_options(once, predictor, images, targets=targets, top_labels=top_labels, verbose=verbose,
+                                layer=layer, aug_smooth=aug_smooth, **options)
 
 
 def run_gradcam(predictor, images, *, targets: Any = None, top_labels: Any = None, random_state: Any = None,
                 verbose: Any = 1, layer: Any = None, score: str = "logit", relu: bool = True, batch_size: Any = None,
-                reshape: Any = None) -> list[Explanation]:
+                reshape: Any = None, aug_smooth: bool = False, eigen_smooth: bool = False) -> list[Explanation]:
     """Grad-CAM (Selvaraju et al. 2017, arXiv 1610.02391) for a validated batch; see :class:`.GradCAM`.
 
     Options: ``layer`` (None = automatic), ``score`` ("logit" or "probability"), ``relu``
     (False keeps the signed map), ``batch_size`` (images per compiled call, default 32),
     ``reshape`` (tokens -> grid for a transformer layer; see :class:`.GradCAM`). ``random_state``
     is accepted and recorded (the method draws no random numbers).
+
+    ``layer`` may also be a list of layers: their maps are fused (each divided by its own
+    maximum, then the element-wise maximum; see :func:`.cam_options.run_with_cam_options`).
+    ``aug_smooth`` (True, or a list of ``(horizontal_flip, multiplier)`` pairs): the mean of the
+    maps of 6 augmented copies (identity and horizontal flip x pixel multipliers 0.9, 1.0, 1.1),
+    each flipped back, with the targets resolved once on the original image.
+    ``eigen_smooth``: the map is the projection of the weighted activations (alpha_k A^k here)
+    on their first principal component instead of their channel sum
+    (:func:`.cam_weighted.eigen_projection`, which documents the sign rule).
 
     Examples
     --------
@@ -85,13 +124,16 @@ def run_gradcam(predictor, images, *, targets: Any = None, top_labels: Any = Non
     >>> len(explanations), explanations[0].params["score_kind"]
     (4, 'logit')
     """
-    return run_cam("gradcam", predictor, images, targets=targets, top_labels=top_labels, random_state=random_state,
-                    verbose=verbose, layer=layer, score=score, relu=relu, batch_size=batch_size, reshape=reshape)
+    return run_cam_with_options("gradcam", predictor, images, targets=targets, top_labels=top_labels,
+                                random_state=random_state, verbose=verbose, layer=layer, score=score, relu=relu,
+                                batch_size=batch_size, reshape=reshape, aug_smooth=aug_smooth,
+                                eigen_smooth=eigen_smooth)
 
 
 def run_gradcam_plus_plus(predictor, images, *, targets: Any = None, top_labels: Any = None,
                           random_state: Any = None, verbose: Any = 1, layer: Any = None, score: str = "logit",
-                          relu: bool = True, batch_size: Any = None, reshape: Any = None) -> list[Explanation]:
+                          relu: bool = True, batch_size: Any = None, reshape: Any = None, aug_smooth: bool = False,
+                          eigen_smooth: bool = False) -> list[Explanation]:
     """Grad-CAM++ (Chattopadhay et al. 2018, arXiv 1710.11063); options as :func:`run_gradcam`.
 
     Examples
@@ -101,13 +143,15 @@ def run_gradcam_plus_plus(predictor, images, *, targets: Any = None, top_labels:
     >>> run_gradcam_plus_plus(as_predictor(load_demo_model()), make_shapes(1, seed=0).images, verbose=0)[0].method
     'gradcam++'
     """
-    return run_cam("gradcam++", predictor, images, targets=targets, top_labels=top_labels, random_state=random_state,
-                    verbose=verbose, layer=layer, score=score, relu=relu, batch_size=batch_size, reshape=reshape)
+    return run_cam_with_options("gradcam++", predictor, images, targets=targets, top_labels=top_labels,
+                                random_state=random_state, verbose=verbose, layer=layer, score=score, relu=relu,
+                                batch_size=batch_size, reshape=reshape, aug_smooth=aug_smooth,
+                                eigen_smooth=eigen_smooth)
 
 
 def run_layercam(predictor, images, *, targets: Any = None, top_labels: Any = None, random_state: Any = None,
                  verbose: Any = 1, layer: Any = None, score: str = "logit", relu: bool = True, batch_size: Any = None,
-                 reshape: Any = None) -> list[Explanation]:
+                 reshape: Any = None, aug_smooth: bool = False, eigen_smooth: bool = False) -> list[Explanation]:
     """LayerCAM (Jiang et al. 2021, IEEE TIP 30); options as :func:`run_gradcam`.
 
     Examples
@@ -117,5 +161,7 @@ def run_layercam(predictor, images, *, targets: Any = None, top_labels: Any = No
     >>> run_layercam(as_predictor(load_demo_model()), make_shapes(1, seed=0).images, verbose=0)[0].feature_map.shape
     (8, 8)
     """
-    return run_cam("layercam", predictor, images, targets=targets, top_labels=top_labels, random_state=random_state,
-                    verbose=verbose, layer=layer, score=score, relu=relu, batch_size=batch_size, reshape=reshape)
+    return run_cam_with_options("layercam", predictor, images, targets=targets, top_labels=top_labels,
+                                random_state=random_state, verbose=verbose, layer=layer, score=score, relu=relu,
+                                batch_size=batch_size, reshape=reshape, aug_smooth=aug_smooth,
+                                eigen_smooth=eigen_smooth)

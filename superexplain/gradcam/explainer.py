@@ -1,4 +1,4 @@
-"""The `GradCAM` class: a model and a layer resolved once, then Grad-CAM, Grad-CAM++, LayerCAM or Score-CAM maps."""
+"""The `GradCAM` class: a model and a layer (or layers) resolved once, then any CAM of a layer from the registry."""
 from __future__ import annotations
 
 from typing import Any
@@ -19,13 +19,16 @@ class GradCAM:
     ----------
     model : keras.Model or str
         A Functional or Sequential Keras 3 model (nested sub-models allowed), or a model file.
-    layer : None, str, int or keras.layers.Layer
+    layer : None, str, int, keras.layers.Layer or a list of them
         The layer whose activations are mapped; None picks the last layer with a spatial output
         that the score depends on (see :func:`superexplain.gradcam.resolve_layer`). Nested layers
-        are named by path, ``"backbone/conv5_block3_out"``.
+        are named by path, ``"backbone/conv5_block3_out"``. A list fuses the layers' maps (see
+        :func:`superexplain.gradcam.cam_options.run_with_cam_options`).
     method : str
-        A CAM of :func:`superexplain.registry.method_names` ``("cam")``: "gradcam", "gradcam++",
-        "layercam", "hirescam", "gradcam_elementwise", "xgradcam" or "scorecam".
+        A CAM of a layer, one of :data:`superexplain.gradcam.cam_common.CAM_METHODS` (the registry's
+        "cam" family that takes a layer): "gradcam", "gradcam++", "layercam", "hirescam",
+        "gradcam_elementwise", "xgradcam", "eigencam", "eigengradcam", "scorecam", "ablationcam",
+        "feature_factorization".
     score : {"logit", "probability"}, optional
         ``"logit"`` explains the pre-softmax score when the model ends in a softmax/sigmoid (as
         the original Grad-CAM); ``"probability"`` the model's output. Default: ``"logit"``, and
@@ -68,7 +71,10 @@ class GradCAM:
         self.predictor = as_predictor(model, class_names=class_names, output=output)
         self.predictor.score_function(score)  # plain callables are refused here, with the way out
         self.reshape = reshape
-        self.layer = resolve_layer(self.predictor.keras_model, layer, reshape)
+        if isinstance(layer, (list, tuple)):  # several layers, whose maps are fused
+            self.layer = [resolve_layer(self.predictor.keras_model, one, reshape) for one in layer]
+        else:
+            self.layer = resolve_layer(self.predictor.keras_model, layer, reshape)
 
     def explain(self, images: Any, targets: Any = None, top_labels: int | None = None,
                 verbose: int | bool = 0, **options: Any) -> Explanation | list[Explanation]:
@@ -113,4 +119,5 @@ class GradCAM:
         return explanations
 
     def __repr__(self) -> str:
-        return f"GradCAM(method={self.method!r}, layer={self.layer.name!r}, score={self.score!r})"
+        names = [one.name for one in self.layer] if isinstance(self.layer, list) else self.layer.name
+        return f"GradCAM(method={self.method!r}, layer={names!r}, score={self.score!r})"

@@ -26,7 +26,8 @@ def input_gradient_function(predictor: Any, score: str = "logit", guided: bool =
     (N, H, W, C) in the model's input dtype and int32 class indices (N,), one per row, and returns
     ``(scores (N,), gradients (N, H, W, C))`` as tensors: the score of each row's target and its
     gradient with respect to that row's input. The signature has a free batch dimension, so batches
-    of any size share one trace. With ``guided=True`` the gradients come from a private copy of
+    of any size share one trace. A score target's view (:mod:`superexplain.models.score_targets`)
+    differentiates its target, class 0. With ``guided=True`` the gradients come from a private copy of
     the model with rectified ReLU gradients (its weights are synced by :func:`sync_guided`).
     A plain callable raises TypeError (from ``predictor.score_function``).
 
@@ -49,6 +50,10 @@ def input_gradient_function(predictor: Any, score: str = "logit", guided: bool =
         from ..models import as_predictor
 
         source = as_predictor(_guided_model(model)[0]) if guided else predictor
+        if guided and predictor.score_target is not None:  # the guided copy, seen through the same target
+            from ..models.score_targets import score_target_view
+
+            source = score_target_view(source, predictor.score_target)
         score_fn, _ = source.score_function(score)
         height, width, channels = predictor.input_shape
         dtype = model.inputs[0].dtype if getattr(model, "inputs", None) else "float32"
@@ -68,7 +73,9 @@ def input_gradient_function(predictor: Any, score: str = "logit", guided: bool =
 
         return tf.function(gradients, input_signature=specs, reduce_retracing=True)
 
-    return compiled(model, ("input_gradients", score, bool(guided)), build), kind, guided_relus
+    target = predictor.score_target  # a score target's view: one function per target (its cache key)
+    key = ("input_gradients", score, bool(guided), None if target is None else target.cache_key)
+    return compiled(model, key, build), kind, guided_relus
 
 
 def input_gradients(function: Callable, predictor: Any, images: np.ndarray,

@@ -14,6 +14,8 @@ __all__ = ["ResolvedLayer", "resolve_layer", "candidate_layers"]
 #: Why an automatically chosen layer was chosen, recorded in ``params["layer_reason"]``.
 REASON_SPATIAL = ("automatic: the last layer with a spatial (N, h, w, c) output, larger than 1x1, that the "
                   "explained output depends on")
+REASON_MAP_OUTPUT = ("automatic: the model outputs a map (segmentation), so the last spatial layer before the "
+                     "layers that make its class scores")
 REASON_ATTENTION = ("automatic: the input of the last attention layer (its tokens reach the output through "
                     "attention, unlike the class token's path after it)")
 
@@ -120,6 +122,21 @@ def candidate_layers(model) -> list[str]:
     return [_path_name(path) for path, shape in _layers_with_paths(model) if _is_spatial(shape)]
 
 
+def _map_head(graph) -> set:
+    """Paths of the layers that turn a map-shaped output's features into its scores: the output layer and,
+    when that is a parameter-free activation (Softmax, Activation), the layer before it. Empty unless the
+    model's output is (N, h, w, c)."""
+    call = graph.producer(graph.outputs[0])
+    if call is None or len(call.shape) != 4:
+        return set()
+    head = {tuple(call.path)}
+    if not call.layer.weights and call.inputs is not None:
+        before = graph.producer(call.inputs)
+        if before is not None:
+            head.add(tuple(before.path))
+    return head
+
+
 def _automatic(model) -> tuple[tuple, tuple, str]:
     import keras
 
@@ -129,9 +146,11 @@ def _automatic(model) -> tuple[tuple, tuple, str]:
     # a 1x1 output after a larger one is a head's convolution after global pooling (MobileNet's
     # conv_preds, MobileNetV3's logits): it holds no location, so the last larger map is meant
     located = [i for i in spatial if tuple(leaves[i][1][1:3]) != (1, 1)]
+    graph = graph_of(model)
+    head = _map_head(graph)  # a segmentation model: its own output layers are not a layer to map
+    located = [i for i in located if leaves[i][0] not in head]
     last_spatial = (located or spatial or [None])[-1]
     # a transformer: attention after the last spatial layer (a patch embedding) -> the last attention's input
-    graph = graph_of(model)
     depends = graph.dependencies(0)
     attention = [call for call in graph.calls
                  if isinstance(call.layer, keras.layers.MultiHeadAttention) and id(call.layer) in depends]
@@ -144,7 +163,7 @@ def _automatic(model) -> tuple[tuple, tuple, str]:
                 return source.path, source.shape, REASON_ATTENTION
     if last_spatial is not None:
         path, shape = leaves[last_spatial]
-        return path, shape, REASON_SPATIAL
+        return path, shape, REASON_MAP_OUTPUT if head else REASON_SPATIAL
     described = [f"{_path_name(path)} {shape}" for path, shape in everything][-12:]
     raise ValueError(
         "layer=None: the model has no layer with a spatial (N, h, w, c) output that its score depends on, "

@@ -8,9 +8,12 @@ import numpy as np
 from .._progress import progress
 from .._validation import check_choice, check_int, resolve_seed
 from ..explanation import Explanation
+from ..models.score_targets import use_score_target
 from . import cam_maps
 from .cam_common import check_relu, encode_targets, layer_params
 from .cam_graph import cam_graph
+from .cam_options import run_with_cam_options
+from .cam_weighted import channel_weighted, check_flag, eigen_params, eigen_projection
 from .layers import ResolvedLayer, resolve_layer
 from .tokens import tokens_to_grid
 
@@ -90,7 +93,7 @@ def scorecam_weights(masked_scores: np.ndarray, channel_softmax: bool = False) -
 def run_scorecam(predictor, images: np.ndarray, *, targets: Any = None, top_labels: Any = None,
                  random_state: Any = None, verbose: Any = 1, layer: Any = None, score: str = "probability",
                  relu: bool = True, batch_size: Any = None, channel_softmax: bool = False,
-                 reshape: Any = None) -> list[Explanation]:
+                 reshape: Any = None, aug_smooth: bool = False, eigen_smooth: bool = False) -> list[Explanation]:
     """Score-CAM for a validated batch (N, H, W, C).
 
     For each image: the layer's activations A (h, w, c) are computed once; each channel is
@@ -113,6 +116,12 @@ def run_scorecam(predictor, images: np.ndarray, *, targets: Any = None, top_labe
     channel_softmax : bool
         Normalise the weights with a softmax over channels (a common variant; see
         :func:`scorecam_weights`).
+    aug_smooth : bool or list of (bool, float)
+        Test-time augmentation and ``layer`` lists as for Grad-CAM
+        (:func:`.cam_options.run_with_cam_options`).
+    eigen_smooth : bool
+        The map is the first-principal-component projection of w_k A^k instead of its channel
+        sum (:func:`.cam_weighted.eigen_projection`).
 
     Notes
     -----
@@ -129,6 +138,15 @@ def run_scorecam(predictor, images: np.ndarray, *, targets: Any = None, top_labe
     >>> e.params["score_kind"]
     'probability'
     """
+    return run_with_cam_options(_run_scorecam_once, predictor, images, targets=targets, top_labels=top_labels,
+                                verbose=verbose, layer=layer, aug_smooth=aug_smooth, random_state=random_state,
+                                score=score, relu=relu, batch_size=batch_size, channel_softmax=channel_softmax,
+                                reshape=reshape, eigen_smooth=eigen_smooth)
+
+
+def _run_scorecam_once(predictor, images: np.ndarray, *, targets: Any, top_labels: Any, random_state: Any,
+                       verbose: Any, layer: Any, score: str, relu: bool, batch_size: Any, channel_softmax: bool,
+                       reshape: Any, eigen_smooth: bool) -> list[Explanation]:
     from ..models.keras_model import as_float_input
     from ..models.batching import predict_in_batches
 
@@ -139,6 +157,7 @@ def run_scorecam(predictor, images: np.ndarray, *, targets: Any = None, top_labe
     size = DEFAULT_BATCH_SIZE if batch_size is None else check_int(batch_size, "batch_size", 1)
     seed = None if random_state is None else resolve_seed(random_state)
     predictor.score_function(score)  # plain callables: the TypeError pointing to perturbation methods
+    predictor, targets, finish = use_score_target(predictor, targets, top_labels)  # superexplain.targets
     resolved = layer if isinstance(layer, ResolvedLayer) else resolve_layer(predictor.keras_model, layer, reshape)
     graph, kind = cam_graph(predictor, resolved, score)
     output = "logits" if kind == "logit" and predictor.has_logits else "output"
@@ -146,6 +165,8 @@ def run_scorecam(predictor, images: np.ndarray, *, targets: Any = None, top_labe
     params = layer_params(resolved, reshape)
     params.update({"score_kind": kind, "relu": relu, "upsampling": "bilinear, half-pixel centres",
                    "channel_softmax": bool(channel_softmax), "batch_size": size, "seed": seed})
+    eigen_smooth = check_flag(eigen_smooth, "eigen_smooth")
+    params.update(eigen_params("scorecam", eigen_smooth))
     explanations: list[Explanation] = []
     with progress(len(images), "scorecam", verbose) as bar:
         for index, image in enumerate(images):
@@ -172,7 +193,10 @@ def run_scorecam(predictor, images: np.ndarray, *, targets: Any = None, top_labe
             for target in wanted:
                 weights = np.zeros(activations.shape[-1], np.float64)
                 weights[kept] = scorecam_weights(masked_scores[:, target], channel_softmax)
-                feature_map = cam_maps.weighted_sum(activations[None], weights[None, None])[0, 0]
+                if eigen_smooth:
+                    feature_map = eigen_projection(channel_weighted(activations[None], weights[None, None]))[0, 0]
+                else:
+                    feature_map = cam_maps.weighted_sum(activations[None], weights[None, None])[0, 0]
                 if relu:
                     feature_map = np.maximum(feature_map, 0.0)
                 explanations.append(Explanation(
@@ -181,4 +205,4 @@ def run_scorecam(predictor, images: np.ndarray, *, targets: Any = None, top_labe
                     target_name=predictor.class_name(target), score=float(scores[target]),
                     feature_map=feature_map.astype(np.float32), params=dict(params)))
             bar.update()
-    return explanations
+    return finish(explanations)

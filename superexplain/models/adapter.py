@@ -10,7 +10,7 @@ import numpy as np
 from .cache import compiled
 from .._validation import check_choice, check_images, check_int, describe
 from .scores import check_scores, pick_output
-from .targets import normalise_class_names, resolve_targets
+from .targets import check_class_output, normalise_class_names, resolve_targets
 
 __all__ = ["Predictor"]
 
@@ -35,7 +35,12 @@ class Predictor:
     output_activation : str
         ``"softmax"``, ``"sigmoid"``, ``"linear"`` or ``"unknown"``.
     class_names : list of str or None
+    output_shape : tuple or None
+        The Keras model's output shape, batch first (None for a callable); another than (N, classes)
+        takes a score target (:mod:`superexplain.targets`).
     """
+
+    score_target = None  # a score target's view sets it (superexplain.models.score_targets)
 
     def __init__(self, model: Any, class_names: Any = None, batch_size: int | None = None,
                  output: Any = None) -> None:
@@ -57,11 +62,11 @@ class Predictor:
             self.function: Callable | None = None
             self.input_shape = head.input_shape
             self.output_activation, self._logits_fn, self._logits_note = head.activation, head.logits, head.logits_note
-            self._num_classes, self.binary = head.num_classes, head.binary
+            self._num_classes, self.binary, self.output_shape = head.num_classes, head.binary, head.output_shape
             if self.binary and self.class_names is None:
                 self.class_names = list(BINARY_CLASS_NAMES)
         elif callable(model):
-            self.keras_model = None
+            self.keras_model = self.output_shape = None
             self.function = model
             self.input_shape = (None, None, None)
             self.output_activation = "unknown"
@@ -157,22 +162,13 @@ class Predictor:
         return compiled(model, ("predict", output, self.binary), build)
 
     def score_batch(self, batch: np.ndarray, output: str = "output", batch_index: int = 0) -> np.ndarray:
-        """The model's scores for one float32 batch (N, H, W, C) built from validated images: one model call.
-
-        The scores are checked (shape (N, classes), numeric, finite, the same class count as
-        before); errors name the batch by ``batch_index``. :func:`~superexplain.models.batching.predict_in_batches`
-        calls this for each batch; call that, or :meth:`predict`, to score more images than one call should take.
-        """
+        """The model's checked scores (N, classes) for one float32 batch of validated images: one model call
+        (errors name the batch by ``batch_index``). :func:`~superexplain.models.batching.predict_in_batches` calls this."""
         if self.keras_model is not None:
-            from . import keras_model as _keras
-
-            scores = self._compiled(output)(_keras.as_float_input(batch, self.keras_model)).numpy()
-        else:
-            try:
-                scores = self.function(batch)
-            except Exception as exc:
-                raise RuntimeError(f"the model raised {type(exc).__name__} on batch {batch_index}: {exc}") from exc
-            scores = pick_output(scores, self.selected_output)
+            check_class_output(self.output_shape)
+        scores = self.raw_outputs(batch, output, batch_index)
+        if self.keras_model is None:
+            check_class_output(getattr(scores, "shape", None))
         scores = check_scores(scores, batch.shape[0], batch_index)
         if self._num_classes is None:
             self._num_classes = int(scores.shape[1])
@@ -183,6 +179,19 @@ class Predictor:
         elif scores.shape[1] != self._num_classes:
             raise ValueError(f"the model returned {scores.shape[1]} classes, earlier {self._num_classes}")
         return scores.astype(np.float32, copy=False)
+
+    def raw_outputs(self, batch: np.ndarray, output: str = "output", batch_index: int = 0) -> Any:
+        """The model's output (of any shape, unchecked) for one float32 batch: one model call."""
+        if self.keras_model is not None:
+            from . import keras_model as _keras
+
+            return self._compiled(output)(_keras.as_float_input(batch, self.keras_model)).numpy()
+        try:
+            outputs = self.function(batch)
+        except Exception as exc:
+            raise RuntimeError(f"the model raised {type(exc).__name__} on batch {batch_index}: {exc}") from exc
+        outputs = pick_output(outputs, self.selected_output)
+        return outputs.numpy() if hasattr(outputs, "numpy") and not isinstance(outputs, np.ndarray) else outputs
 
     def check_output(self, output: Any) -> str:
         """Validate a ``predict`` output choice: ``"output"``, or ``"logits"`` where the model has them."""
@@ -227,18 +236,14 @@ class Predictor:
 
     def fastest_batch_size(self, images: Any = None, candidates: Sequence[int] = (8, 16, 32, 64, 128, 256),
                            output: str = "output", repeat: int = 2) -> int:
-        """The candidate batch size fastest per image for this model (Examples: see
-        :func:`superexplain.models.batching.fastest_batch_size`, which this calls)."""
+        """The candidate batch size fastest per image (see :func:`superexplain.models.batching.fastest_batch_size`)."""
         from .batching import fastest_batch_size
 
         return fastest_batch_size(self, images, candidates, output, repeat)
 
     def output_for(self, score: str) -> tuple[str, str]:
-        """``score`` -> the ``predict`` output to ask for and the kind of score it gives.
-
-        ``score="logit"`` asks for pre-softmax logits where the model has them and its output
-        otherwise; ``score="probability"`` asks for the model's output.
-        """
+        """``score`` -> the ``predict`` output to ask for ("logits" for ``score="logit"`` where the model has
+        pre-softmax logits, else "output") and the kind of score it gives."""
         check_choice(score, "score", ("logit", "probability"))
         output = "logits" if score == "logit" and self.has_logits else "output"
         return output, self.score_kind(output)
@@ -274,7 +279,6 @@ class Predictor:
         column_kind = "logit" if kind == "logit" else "probability"
         return (lambda x: binary_columns(scores(x), column_kind)), kind
 
-    # ------------------------------------------------------------------ targets
     def resolve_targets(self, targets: Any, scores: np.ndarray, top_labels: int | None = None,
                         name: str = "targets") -> list[list[int]]:
         """Turn a target specification into class indices per image.
@@ -282,10 +286,11 @@ class Predictor:
         ``targets``: None (each image's top class, or its ``top_labels`` best), an int or a class
         name for every image, or a sequence with one entry (int, name, or a list of them) per image.
         ``scores`` are the model's scores for the batch, shape (N, classes). The rules are
-        :func:`superexplain.models.targets.resolve_targets`'s. Errors call the
-        argument ``name``, or the name a :class:`~superexplain.models.targets.Named` ``targets``
-        carries (``explain`` passes ``Named(target, "target")``).
+        :func:`superexplain.models.targets.resolve_targets`'s. Errors call the argument ``name``, or
+        the name a :class:`~superexplain.models.targets.Named` ``targets`` carries.
         """
+        if self.score_target is None:
+            check_class_output(self.output_shape, name, targets)
         return resolve_targets(targets, scores.shape[1], self.class_names, scores=scores, top_labels=top_labels,
                                name=name)
 

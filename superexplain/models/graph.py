@@ -70,12 +70,15 @@ class LayerCall:
         layer's own inputs and weights (Dense, Activation, Softmax, ``keras.ops`` softmax/sigmoid).
     inputs : KerasTensor or structure
         The call's first argument (an attention layer's query).
+    arguments : list of KerasTensor
+        Every symbolic tensor among the call's arguments, positional and keyword (a skip connection's both ends).
     """
 
     def __init__(self, path: tuple, output: Any, activation: str | None, pre_activation: Any,
-                 inputs: Any = None) -> None:
+                 inputs: Any = None, arguments: list | None = None) -> None:
         self.path = path
         self.inputs = inputs
+        self.arguments = list(arguments or [])
         self.output = output
         self.activation = activation
         self.pre_activation = pre_activation
@@ -151,7 +154,8 @@ class ModelGraph:
                 outputs = layer(*args, **kwargs)
                 activation = activation_name(layer)
                 pre = _pre_activation(layer, args, activation)
-            self.calls.append(LayerCall(path, outputs, activation, pre, first))
+            arguments = [t for t in self.flat((args, kwargs)) if isinstance(t, keras.KerasTensor)]
+            self.calls.append(LayerCall(path, outputs, activation, pre, first, arguments))
             return outputs
 
         if isinstance(model, keras.Sequential):  # clone_model's call_function does not apply to Sequential

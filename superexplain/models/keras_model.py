@@ -208,11 +208,13 @@ class KerasHead(NamedTuple):
     logits_note: str
     num_classes: int | None
     binary: bool
+    output_shape: tuple | None = None
 
 
 def read_head(model, output: Any = None) -> KerasHead:
-    """The model's output ``output`` (see :func:`select_output`), input shape, final activation, logits function
-    and class count; one sigmoid unit (a binary classifier) counts as two classes, positive and negative."""
+    """The model's output ``output`` (see :func:`select_output`), input shape, final activation, logits function,
+    class count and output shape; one sigmoid unit (a binary classifier) counts as two classes, positive and
+    negative. An output of another rank (a segmentation map) has no class count."""
     model = select_output(model, output)
     # built once per model (it creates a Keras graph for the logits), then reused
     activation, logits, note = compiled(model, "split_output_activation", lambda: split_output_activation(model))
@@ -223,9 +225,8 @@ def read_head(model, output: Any = None) -> KerasHead:
     num_classes = None
     if len(shape) == 2 and shape[-1] is not None:
         num_classes = int(shape[-1])
-    elif len(shape) not in (0, 2):
-        raise ValueError(f"model must output class scores of shape (N, classes); its output has shape {shape}"
-                         + (" (the output picked by output=)" if output is not None else ""))
+    # another output (a segmentation map, ...) is explained through a score target only; methods
+    # given a class target refuse it (superexplain.models.targets.check_class_output)
     binary = activation == "sigmoid" and num_classes == 1
     return KerasHead(model, model_input_shape(model) or (None, None, None), activation, logits, note,
-                     2 if binary else num_classes, binary)
+                     2 if binary else num_classes, binary, tuple(None if d is None else int(d) for d in shape) or None)

@@ -15,7 +15,8 @@ import numpy as np
 
 from .._validation import check_int, describe
 
-__all__ = ["Named", "unwrap_named", "normalise_class_names", "check_target", "check_target_spec", "resolve_targets"]
+__all__ = ["Named", "unwrap_named", "normalise_class_names", "check_target", "check_target_spec", "resolve_targets",
+           "check_class_output"]
 
 
 class Named:
@@ -176,6 +177,7 @@ def resolve_targets(targets: Any, num_classes: int, class_names: Sequence[str] |
     [[-1], [-1]]
     """
     targets, name = unwrap_named(targets, name)  # explain(target=...) hands on the user's own name
+    check_class_output(None, name, targets)  # a score function here: a method that does not take one
     if scores is not None:
         n_images = scores.shape[0]
     if n_images is None:
@@ -198,3 +200,28 @@ def resolve_targets(targets: Any, num_classes: int, class_names: Sequence[str] |
         return [[index] for _ in range(n_images)]
     return [[check_target(e, num_classes, class_names, f"{name}[{i}]") for e in (entry if isinstance(entry, list) else [entry])]
             for i, entry in enumerate(spec)]
+
+
+def check_class_output(shape: tuple | None, name: str = "target", targets: Any = None) -> None:
+    """Refuse a model output that is not class scores (N, classes), pointing to the score targets; and
+    refuse ``targets`` that are a score function, for methods that do not take one
+    (methods that do hand them to :func:`superexplain.models.score_targets.use_score_target` first).
+
+    Examples
+    --------
+    >>> check_class_output((None, 10))
+    >>> check_class_output((None, 16, 16, 3))
+    Traceback (most recent call last):
+    ...
+    ValueError: this model's output has shape (None, 16, 16, 3), not class scores (N, classes); give target=superexplain.targets.Region(class_index, mask) or another score function (see superexplain.targets)
+    """
+    from ..targets import is_score_target
+
+    targets, name = unwrap_named(targets, name)
+    if is_score_target(targets):
+        raise TypeError(f"{name}={targets!r} is a score function, which this method does not take; give a class "
+                        "index or name, or use a method that explains score functions (see superexplain.targets)")
+    if shape is not None and len(shape) not in (0, 1, 2):
+        raise ValueError(f"this model's output has shape {tuple(shape)}, not class scores (N, classes); give "
+                         f"{name}=superexplain.targets.Region(class_index, mask) or another score function "
+                         "(see superexplain.targets)")

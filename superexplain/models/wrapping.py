@@ -31,6 +31,9 @@ def as_predictor(model: Any, class_names: Any = None, batch_size: int | None = N
     logit (gradient methods) or probability (perturbation methods); **one sigmoid unit** (a
     binary classifier): two classes, 0 = ``"positive"`` (the logit z, or p) and 1 =
     ``"negative"`` (-z, or 1 - p); **one linear unit** (a regression): the output itself, class 0.
+    Another output, such as a segmentation model's (N, H, W, classes), is accepted here and explained
+    through a score target only (``target=superexplain.targets.Region(class_index, mask)``; see
+    :mod:`superexplain.targets`); a class target is refused for it.
 
     Examples
     --------
@@ -46,7 +49,7 @@ def as_predictor(model: Any, class_names: Any = None, batch_size: int | None = N
                              "wrap the model again with as_predictor(model, output=...)")
         if class_names is None and batch_size is None:
             return model
-        clone = object.__new__(Predictor)
+        clone = object.__new__(type(model))  # a score target's view stays one
         clone.__dict__.update(model.__dict__)
         if class_names is not None:
             clone.class_names = normalise_class_names(class_names)

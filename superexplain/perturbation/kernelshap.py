@@ -8,6 +8,7 @@ import numpy as np
 
 from .._validation import check_float, image_random_states
 from ..explanation import Explanation
+from ..models.score_targets import use_score_target
 from .engine import (check_common, first_sample_targets, masked_copies, paint, per_image_segments, resolve_segments,
                       score_perturbations)
 from .masking import SegmentMasker
@@ -117,6 +118,8 @@ def run_kernelshap(predictor, images: np.ndarray, *, targets: Any = None, top_la
     ([16.0, 16.0, 0.0, 0.0], 32.0)
     """
     num_samples = check_common(num_samples, batch_size, score)
+    # a score function as target (superexplain.targets): its view of the model, class 0
+    predictor, targets, finish = use_score_target(predictor, targets, top_labels)
     alpha = check_float(alpha, "alpha", 0.0)
     generators, seeds = image_random_states(random_state, len(images))
     output, score_kind = predictor.output_for(score)
@@ -160,4 +163,4 @@ def run_kernelshap(predictor, images: np.ndarray, *, targets: Any = None, top_la
                 target_name=predictor.class_name(target), score=float(scores[0, target]), segments=labels,
                 weights=phi, weight_errors=phi_se, intercept=base, local_prediction=base + float(phi.sum()),
                 local_fit=r2, params=params))
-    return explanations
+    return finish(explanations)

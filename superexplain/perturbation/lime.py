@@ -7,6 +7,7 @@ import numpy as np
 
 from .._validation import check_choice, check_float, check_int, describe, image_random_states
 from ..explanation import Explanation
+from ..models.score_targets import use_score_target
 from .engine import (check_common, first_sample_targets, masked_copies, paint, per_image_segments, resolve_segments,
                       score_masks, score_perturbations, unperturbed_targets)
 from .masking import SegmentMasker
@@ -135,6 +136,8 @@ def run_lime(predictor, images: np.ndarray, *, targets: Any = None, top_labels: 
     [0.5, 0.5, 0.0, 0.0]
     """
     num_samples = check_common(num_samples, batch_size, score)
+    # a score function as target (superexplain.targets): its view of the model, class 0
+    predictor, targets, finish = use_score_target(predictor, targets, top_labels)
     kernel_width = check_float(kernel_width, "kernel_width", 0.0, strict=True)
     alpha = check_float(alpha, "alpha", 0.0)
     check_choice(feature_selection, "feature_selection", FEATURE_SELECTIONS)
@@ -213,7 +216,7 @@ def run_lime(predictor, images: np.ndarray, *, targets: Any = None, top_labels: 
                 target_name=predictor.class_name(target), score=float(scores[0, target]), segments=labels,
                 weights=weights, weight_errors=errors, intercept=fit_.intercept,
                 local_prediction=fit_.local_prediction, local_fit=fit_.r2, params=params))
-    return explanations
+    return finish(explanations)
 
 
 class LimeImage:

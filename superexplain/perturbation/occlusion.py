@@ -7,6 +7,7 @@ import numpy as np
 
 from .._validation import check_int, describe, image_random_states
 from ..explanation import Explanation
+from ..models.score_targets import use_score_target
 from ..models.batching import predict_in_batches
 from .engine import (check_common, first_sample_targets, paint, per_image_segments,
                       resolve_segments, masked_copies, score_perturbations, unperturbed_targets)
@@ -97,6 +98,8 @@ def run_occlusion(predictor, images: np.ndarray, *, targets: Any = None, top_lab
     [16.0, 0.0, 0.0, 0.0]
     """
     check_common(2, batch_size, score)
+    # a score function as target (superexplain.targets): its view of the model, class 0
+    predictor, targets, finish = use_score_target(predictor, targets, top_labels)
     _, seeds = image_random_states(random_state, len(images))  # nothing is drawn; seeds are recorded
     output, score_kind = predictor.output_for(score)
     height, width = images.shape[1:3]
@@ -132,7 +135,7 @@ def run_occlusion(predictor, images: np.ndarray, *, targets: Any = None, top_lab
                     image=images[index], method="occlusion", target=target, heatmap=paint(drops, labels),
                     target_name=predictor.class_name(target), score=float(scores[0, target]), segments=labels,
                     weights=drops, params=params))
-        return explanations
+        return finish(explanations)
     _, target_lists = unperturbed_targets(predictor, images, targets, top_labels, output, batch_size)
     for index, image in enumerate(images):
         params = {"batch_size": batch_size or predictor.batch_size, "hide_color": describe_hide(hide_color),
@@ -149,4 +152,4 @@ def run_occlusion(predictor, images: np.ndarray, *, targets: Any = None, top_lab
                 image=image, method="occlusion", target=target, heatmap=heatmap,
                 target_name=predictor.class_name(target), score=float(scores[0, target]),
                 feature_map=drops.reshape(grid), params=params))
-    return explanations
+    return finish(explanations)

@@ -7,6 +7,7 @@ import numpy as np
 
 from .._validation import check_float, check_int, image_random_states
 from ..explanation import Explanation
+from ..models.score_targets import use_score_target
 from .engine import Perturbations, check_common, score_perturbations, unperturbed_targets
 from .masking import blend
 from ._hide import describe_hide, hide_image
@@ -97,6 +98,8 @@ def run_rise(predictor, images: np.ndarray, *, targets: Any = None, top_labels: 
     True
     """
     num_masks = check_common(num_masks, batch_size, score, name="num_masks")
+    # a score function as target (superexplain.targets): its view of the model, class 0
+    predictor, targets, finish = use_score_target(predictor, targets, top_labels)
     mask_resolution = check_int(mask_resolution, "mask_resolution", 1, min(images.shape[1:3]))
     p_keep = check_float(p_keep, "p_keep", 0.0, 1.0, strict=True)
     generators, seeds = image_random_states(random_state, len(images))
@@ -136,4 +139,4 @@ def run_rise(predictor, images: np.ndarray, *, targets: Any = None, top_labels: 
                 image=images[index], method="rise", target=int(target), heatmap=saliency[position],
                 target_name=predictor.class_name(int(target)), score=float(unperturbed[index, target]),
                 params=params))
-    return explanations
+    return finish(explanations)

@@ -18,9 +18,6 @@ _KEY_SETTINGS = (
     "n_steps", "noise_level", "baseline", "window", "stride", "num_masks", "score_kind",
 )
 
-#: Methods whose map is a class activation map passed through a ReLU (by default).
-_CAM_METHODS = ("gradcam", "gradcam++", "gradcampp", "scorecam", "layercam")
-
 #: Average glyph width as a fraction of the font size (DejaVu Sans, mixed text), used to wrap titles.
 _GLYPH_WIDTH = 0.58
 
@@ -150,7 +147,11 @@ def constant_note(value: float) -> str:
 def warn_constant(explanation: Explanation, value: float, stacklevel: int = 3) -> None:
     """A UserWarning that the explanation's map is constant, with the likely reason."""
     target = explanation.target_name if explanation.target_name else f"class {explanation.target}"
-    if value == 0 and explanation.method in _CAM_METHODS and explanation.params.get("relu", True):
+    from ..registry import METHODS
+
+    info = METHODS.get(explanation.method)
+    cam = info is not None and info.family == "cam"
+    if value == 0 and cam and explanation.params.get("relu", info.takes_layer):
         reason = ("the ReLU removed all the evidence: every weighted activation was negative, usually because "
                   "the model scores this class low; try a class the model predicts, another layer, or relu=False")
     elif value == 0:
