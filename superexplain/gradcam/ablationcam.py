@@ -14,10 +14,28 @@ from .cam_head import head_run
 from .cam_options import run_with_cam_options
 from .cam_weighted import channel_weighted, check_flag, eigen_params, eigen_projection
 
-__all__ = ["run_ablationcam", "ablation_weights", "ablated_scores", "DEFAULT_CHANNEL_BATCH"]
+__all__ = ["run_ablationcam", "ablation_weights", "ablated_scores", "channel_batch_for", "DEFAULT_CHANNEL_BATCH",
+           "COPY_BUDGET_BYTES"]
 
-#: Ablated copies of one image's activations per call of the head unless ``channel_batch`` says otherwise.
+#: Ablated copies per head call in :func:`ablated_scores` unless told otherwise.
 DEFAULT_CHANNEL_BATCH = 64
+#: ``channel_batch=None`` in :func:`run_ablationcam`: as many ablated copies per head call as fit in this many bytes.
+COPY_BUDGET_BYTES = 64 * 2 ** 20
+
+
+def channel_batch_for(activation_shape: tuple, itemsize: int = 4) -> int:
+    """Ablated copies per head call when ``channel_batch`` is None: as many as fit in :data:`COPY_BUDGET_BYTES`
+    (at least 1, at most the number of channels), so that few calls carry the head's fixed cost.
+
+    Examples
+    --------
+    >>> channel_batch_for((7, 7, 1280)), channel_batch_for((8, 8, 64))
+    (267, 64)
+    """
+    if any(size is None for size in activation_shape):  # a dynamic size: the fixed default
+        return DEFAULT_CHANNEL_BATCH
+    per_copy = int(np.prod(activation_shape)) * itemsize
+    return int(max(1, min(activation_shape[-1], COPY_BUDGET_BYTES // max(per_copy, 1))))
 
 
 def ablation_weights(score: float, ablated: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -96,7 +114,8 @@ def run_ablationcam(predictor, images: np.ndarray, *, targets: Any = None, top_l
     batch_size : int
         Images per backbone call (default 32).
     channel_batch : int
-        Ablated copies per call of the head (default :data:`DEFAULT_CHANNEL_BATCH`).
+        Ablated copies per call of the head (default: as many as fit in 64 MB, :func:`channel_batch_for`;
+        267 for MobileNetV2's 7x7x1280 last layer).
     reshape : callable, optional
         Tokens -> grid for a transformer layer, as for Grad-CAM; channels are zeroed in every token.
     aug_smooth : bool or list of (bool, float)
@@ -134,11 +153,13 @@ def _run_once(predictor, images: np.ndarray, *, targets: Any, top_labels: Any, r
     check_choice(score, "score", ("logit", "probability"))
     relu = check_relu(relu)
     size = check_batch_size(batch_size)
-    chunk = DEFAULT_CHANNEL_BATCH if channel_batch is None else check_int(channel_batch, "channel_batch", 1)
+    chunk = None if channel_batch is None else check_int(channel_batch, "channel_batch", 1)
     eigen_smooth = check_flag(eigen_smooth, "eigen_smooth")
     seed = None if random_state is None else resolve_seed(random_state)  # deterministic: nothing to seed
     run = head_run(predictor, len(images), targets, top_labels, layer, score, reshape)
     predictor, head, encoded, counts = run.predictor, run.head, run.encoded, run.counts
+    if chunk is None:
+        chunk = channel_batch_for(tuple(run.resolved.output_shape[1:]))
     params = {**run.params, "relu": relu, "weights": "(y - y_k) / y", "channel_batch": chunk, "seed": seed}
     params.update(eigen_params("ablationcam", eigen_smooth))
     explanations: list[Explanation] = []

@@ -77,12 +77,12 @@ def gradcam_plus_plus_weights(activations: np.ndarray, gradients: np.ndarray) ->
     """
     activations = np.asarray(activations, np.float64)
     gradients = np.asarray(gradients, np.float64)
-    squared = gradients ** 2
-    activation_sums = activations.sum(axis=(1, 2))[:, None, None, None, :]
-    denominator = 2.0 * squared + activation_sums * gradients ** 3
-    safe = np.where(denominator != 0.0, denominator, 1.0)
-    alpha = np.where(denominator != 0.0, squared / safe, 0.0)
-    return (alpha * np.maximum(gradients, 0.0)).sum(axis=(2, 3))
+    # alpha * ReLU(g) = g^2 ReLU(g) / (g^2 (2 + sum_ab A g)) = ReLU(g) / (2 + sum_ab A g) where g > 0; the
+    # denominator of alpha is 0 exactly where g = 0 or 2 + sum_ab A g = 0, and there the term is 0
+    positive = np.maximum(gradients, 0.0)
+    scale = 2.0 + activations.sum(axis=(1, 2))[:, None, None, None, :] * gradients
+    terms = np.divide(positive, scale, out=np.zeros_like(positive), where=(positive > 0.0) & (scale != 0.0))
+    return terms.sum(axis=(2, 3))
 
 
 def gradcam_plus_plus(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:

@@ -149,7 +149,7 @@ def eigen_projection(weighted: np.ndarray) -> np.ndarray:
 
     For each map, X is the (h*w, c) matrix of the weighted activations, Xc = X minus each
     channel's mean, v the first right singular vector of Xc (the first principal component) and
-    the map is Xc v. A principal component's sign is arbitrary; it is fixed so that the map
+    the map is Xc v (computed from the eigenvectors of the smaller of Xc Xc^T and Xc^T Xc). A principal component's sign is arbitrary; it is fixed so that the map
     correlates non-negatively with the plain channel sum X 1 (the map the channel sum would
     give); where that correlation is zero (to 1e-12 relative), so that the map's value of
     largest magnitude (the first, in row-major order) is positive. All-constant activations
@@ -169,8 +169,14 @@ def eigen_projection(weighted: np.ndarray) -> np.ndarray:
     centred = flat - flat.mean(axis=-2, keepdims=True)
     if flat.size == 0:
         return np.zeros(lead + (height, width))
-    _, singular, vt = np.linalg.svd(centred, full_matrices=False)
-    projection = np.einsum("...pc,...c->...p", centred, vt[..., 0, :])
+    # the first principal component from the smaller Gram matrix (an eigh of min(h*w, c) squared, much
+    # cheaper than an SVD when one side is long, e.g. 7x7 positions x 1280 channels): Xc v1 = u1 s1
+    if height * width <= channels:
+        values, vectors = np.linalg.eigh(centred @ np.swapaxes(centred, -1, -2))
+        projection = vectors[..., -1] * np.sqrt(np.maximum(values[..., -1:], 0.0))
+    else:
+        values, vectors = np.linalg.eigh(np.swapaxes(centred, -1, -2) @ centred)
+        projection = np.einsum("...pc,...c->...p", centred, vectors[..., -1])
     channel_sum = flat.sum(axis=-1)
     channel_sum = channel_sum - channel_sum.mean(axis=-1, keepdims=True)
     covariance = (projection * channel_sum).sum(axis=-1)
@@ -179,7 +185,7 @@ def eigen_projection(weighted: np.ndarray) -> np.ndarray:
     largest = np.take_along_axis(projection, np.abs(projection).argmax(axis=-1)[..., None], axis=-1)[..., 0]
     sign = np.where(tie, np.where(largest < 0, -1.0, 1.0), np.where(covariance < 0, -1.0, 1.0))
     projection = projection * sign[..., None]
-    projection[singular[..., 0] == 0.0] = 0.0  # all-constant activations: no component
+    projection[values[..., -1] <= 0.0] = 0.0  # all-constant activations: no component
     return projection.reshape(lead + (height, width))
 
 
