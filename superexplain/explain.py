@@ -54,7 +54,7 @@ def explain(model: Any, image: Any, method: str = "gradcam", target: Any = None,
         Names for the model's classes (index -> name).
     random_state : int, Generator, None or sequence of int
         Seed for every random choice; the seed used is recorded in ``params``. The perturbation
-        methods (lime, kernelshap, rise, occlusion) also take one int seed per image.
+        methods and SmoothGrad/VarGrad also take one int seed per image.
     verbose : int or bool
         Show a progress bar for long work.
     output : int or str, optional

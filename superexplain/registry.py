@@ -95,7 +95,8 @@ def _cam(name: str, entry: str, what: str, reference: str) -> Method:
 
 
 def _gradient(name: str, entry: str, what: str, reference: str, seeded: bool = False) -> Method:
-    return Method(name, entry, "gradient", needs_keras=True, seeded=seeded, per_image_seeds=False, takes_layer=False,
+    # the seeded ones (SmoothGrad, VarGrad) draw each image's noise from its own seed
+    return Method(name, entry, "gradient", needs_keras=True, seeded=seeded, per_image_seeds=seeded, takes_layer=False,
                   takes_segments=False, samples_option="num_samples" if seeded else None, what=what,
                   reference=reference)
 

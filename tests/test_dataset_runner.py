@@ -557,6 +557,28 @@ def test_ray_backend_writes_the_local_backend_explanations(demo_model, images, l
     assert explanations_by_file(result) == explanations_by_file(reference)
 
 
+def test_ray_actors_load_the_model_once_for_a_source_of_several_chunks(demo_model, images, local_runs, tmp_path,
+                                                                      ray_started, monkeypatch):
+    from superexplain.runner import ray_backend
+
+    unit_bytes = images[:3].nbytes  # units of 3 images
+    monkeypatch.setattr(ray_backend, "CHUNK_BYTES", 2 * unit_bytes)  # the array is 2.3 chunks, not 256 MB
+    reports, run_on_ray = [], ray_backend.run_on_ray
+    monkeypatch.setattr(ray_backend, "run_on_ray", lambda *args, **kwargs: reports.append(run_on_ray(*args, **kwargs)))
+    # one actor keeps the test cheap (an actor's start-up is most of its time)
+    result = explain_dataset(demo_model, images, "gradcam", out=tmp_path, backend="ray", num_workers=1, verbose=0,
+                             batch_size=3)
+    [report] = reports
+    assert images.nbytes > ray_backend.CHUNK_BYTES and report["units"] == 3
+    # one model load for the whole run (a pipeline per chunk loaded one per chunk: 2 here)
+    assert len(report["actors"]) == 1 and report["actors"][0][1] == 1
+    assert report["peak_bytes"] == ray_backend.CHUNK_BYTES  # two units in flight, never three
+    reference = local_runs["gradcam"]
+    assert [(r["index"], r["target"], r["score"]) for r in result.index] == \
+        [(r["index"], r["target"], r["score"]) for r in reference.index]
+    assert explanations_by_file(result) == explanations_by_file(reference)
+
+
 def test_ray_backend_refuses_a_changed_model_file_and_overwrites_on_request(keras, images, tmp_path, ray_started):
     model_path = tmp_path / "model.keras"
     tiny_cnn(keras, 0).save(model_path)
@@ -600,8 +622,12 @@ def test_bad_arguments_are_rejected_with_their_name(demo_model, images, tmp_path
         explain_dataset(demo_model, images, "gradcam", out=tmp_path / "foreign")
     with pytest.raises(TypeError, match="out"):
         explain_dataset(demo_model, images, "gradcam", out=3)
-    with pytest.raises(ValueError, match="batch_size"):
-        explain_dataset(demo_model, images, "smoothgrad", out=tmp_path / "b", batch_size=4)
+    # SmoothGrad takes one seed per image (issue 23): units of 4 images, each image its single-image result
+    smoothgrad = explain_dataset(demo_model, images[:3], "smoothgrad", out=tmp_path / "sg", batch_size=4,
+                                 num_samples=3, verbose=0)
+    for i, explanation in enumerate(smoothgrad.explanations()):
+        assert explanation == superexplain.explain(demo_model, images[i], method="smoothgrad", num_samples=3,
+                                                   random_state=expected_seed(0, i), verbose=0)
     with pytest.raises(TypeError, match="random_state"):
         explain_dataset(demo_model, images, "lime", out=tmp_path / "b", random_state=np.random.default_rng(0))
     with pytest.raises(ValueError, match="targets"):

@@ -79,7 +79,7 @@ def add_parser(subparsers, common, model_input, formatter_class) -> None:
     parser.add_argument("--positive-only", action="store_true",
                         help="block and outline plots mark only the superpixels for the class (the positive weights)")
     parser.add_argument("--backend", default="local", choices=("local", "ray"),
-                        help="local: this process; ray: Ray Data workers on this machine, one model each (needs "
+                        help="local: this process; ray: Ray actors on this machine, one model each (needs "
                              "pip install 'superexplain[ray]'); both write the same files")
     parser.add_argument("--num-workers", type=positive_int, metavar="N",
                         help="--backend ray: Ray workers, each with its own model (default: one per CPU)")

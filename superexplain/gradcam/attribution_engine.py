@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_choice, check_int, describe, resolve_seed
+from .._validation import check_choice, check_int, describe, image_random_states, resolve_seed
 from ..explanation import Explanation
 from ..models.score_targets import use_score_target
 from ._baselines import baselines_for, integration_points
@@ -67,13 +67,16 @@ def run_attribution(method: str, predictor, images, *, targets, top_labels, rand
         cap = max(1, min(predictor.batch_size, PIXELS_PER_CALL // (images.shape[1] * images.shape[2])))
         batch_size = 1 << (cap.bit_length() - 1)
     batch_size = check_int(batch_size, "batch_size", 1)
-    seed = resolve_seed(random_state)
+    if noise_level is None:  # records the seed only
+        generators, seeds = None, [resolve_seed(random_state)] * len(images)
+    else:  # one Generator per image (one shared stream unless random_state holds one seed per image)
+        generators, seeds = image_random_states(random_state, len(images))
     guided = base == "guided_backprop"
     predictor.score_function(score)  # plain callables: the TypeError first
     # a score function as target (superexplain.targets): its view of the model, class 0
     predictor, targets, finish = use_score_target(predictor, targets, top_labels)
     _, kind, guided_relus = input_gradient_function(predictor, score, guided)  # TypeError for callables
-    params: dict[str, Any] = {"score_kind": kind, "seed": seed, "batch_size": batch_size,
+    params: dict[str, Any] = {"score_kind": kind, "batch_size": batch_size,
                               "absolute": absolute, "reduce": reduce}
     alphas, alpha_weights, baselines = np.ones(1), np.ones(1), None
     if base == "integrated_gradients":
@@ -90,11 +93,10 @@ def run_attribution(method: str, predictor, images, *, targets, top_labels, rand
         if guided_relus == 0:
             warnings.warn("guided backpropagation found no ReLU to rectify in the model; "
                           "the result equals the plain gradient", stacklevel=4)
-    noise_scales = rng = None
+    noise_scales = None
     if noise_level is not None:
         if variance and num_samples < 2:
             raise ValueError(f"num_samples must be >= 2 for a variance; got {num_samples}")
-        rng = np.random.default_rng(seed) if seed is not None else random_state
         ranges = images.reshape(len(images), -1)
         noise_scales = noise_level * (ranges.max(axis=1) - ranges.min(axis=1))
         params.update(base_method=base, noise_level=float(noise_level), num_samples=int(num_samples))
@@ -104,7 +106,7 @@ def run_attribution(method: str, predictor, images, *, targets, top_labels, rand
     jobs = [(i, t) for i, row in enumerate(resolved) for t in row]
     mean, var = accumulate_attributions(
         predictor, images, jobs, score=score, guided=guided, alphas=alphas, alpha_weights=alpha_weights,
-        baselines=baselines, num_groups=num_samples, noise_scales=noise_scales, rng=rng,
+        baselines=baselines, num_groups=num_samples, noise_scales=noise_scales, rng=generators,
         batch_size=batch_size, verbose=verbose, desc=method)
     attributions = var if variance else mean
 
@@ -127,7 +129,7 @@ def run_attribution(method: str, predictor, images, *, targets, top_labels, rand
         explanations.append(Explanation(
             image=images[i], method=method, target=t, target_name=predictor.class_name(t),
             score=float(scores[i, t]), heatmap=_heatmap(attributions[j], absolute, reduce),
-            attribution=attributions[j], params={**params, **extra}))
+            attribution=attributions[j], params={**params, "seed": seeds[i], **extra}))
     if gaps:
         bad = [g for g in gaps if g > COMPLETENESS_TOLERANCE]
         if bad:
@@ -147,8 +149,9 @@ COMMON_PARAMETERS_DOC = """
         A validated float32 batch.
     targets, top_labels
         Which classes to explain (see :func:`superexplain.explain`).
-    random_state : int, Generator or None
-        Recorded in ``params["seed"]`` (the noise of SmoothGrad/VarGrad is drawn from it).
+    random_state : int, Generator, None or a sequence of int seeds
+        Recorded in ``params["seed"]``. The noise of SmoothGrad/VarGrad is drawn from it, and they
+        also take one int seed per image: each image then gets the result it gets alone with its seed.
     verbose : int or bool
         Show a progress bar.
     score : {"logit", "probability"}

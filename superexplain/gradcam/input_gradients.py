@@ -120,7 +120,7 @@ def sync_guided(predictor: Any) -> None:
 def accumulate_attributions(predictor: Any, images: np.ndarray, jobs: list[tuple[int, int]], *, score: str,
                             guided: bool, alphas: np.ndarray, alpha_weights: np.ndarray,
                             baselines: np.ndarray | None, num_groups: int = 1,
-                            noise_scales: np.ndarray | None = None, rng: np.random.Generator | None = None,
+                            noise_scales: np.ndarray | None = None, rng: Any = None,
                             batch_size: int = 64, verbose: int | bool = 0,
                             desc: str = "gradients") -> tuple[np.ndarray, np.ndarray | None]:
     """The gradient accumulation of the pixel-gradient methods, on the library's one batch loop.
@@ -134,7 +134,10 @@ def accumulate_attributions(predictor: Any, images: np.ndarray, jobs: list[tuple
     (:func:`superexplain.models.batching.run_in_batches` runs the batches, ``desc`` labels its bar).
 
     Noise is drawn per image (shared by its targets) from ``rng`` in image order, so the result
-    does not depend on ``batch_size``'s effect on the draw order.
+    does not depend on ``batch_size``'s effect on the draw order; ``rng`` is one Generator, or a
+    list of one Generator per image (image ``i`` then draws what it would draw alone). A group's
+    rows are summed in row order whichever batches they fall in, so a job's result does not depend
+    on where its rows start in the batches (an image explained with others equals it alone).
 
     Returns the mean over groups (J, H, W, C) and, when ``num_groups > 1``, the population
     variance over groups (float64 arrays).
@@ -168,12 +171,13 @@ def accumulate_attributions(predictor: Any, images: np.ndarray, jobs: list[tuple
     squares = np.zeros_like(sums) if num_groups > 1 else None
     group_sum = np.zeros(shape, np.float64)  # the group being accumulated (groups may straddle batches)
     noise: dict[int, np.ndarray] = {}
+    rngs = rng if isinstance(rng, (list, tuple)) else [rng] * len(images)
 
     def noise_of(image: int) -> np.ndarray:
         if image not in noise:
             for old in [key for key in noise if key < image]:
                 del noise[old]
-            draws = rng.standard_normal((num_groups,) + shape, dtype=np.float32)
+            draws = rngs[image].standard_normal((num_groups,) + shape, dtype=np.float32)
             noise[image] = draws * np.float32(noise_scales[image])
         return noise[image]
 
@@ -216,8 +220,13 @@ def accumulate_attributions(predictor: Any, images: np.ndarray, jobs: list[tuple
         run_starts = np.flatnonzero(np.r_[True, group_ids[1:] != group_ids[:-1]])
         run_sums = np.add.reduceat(grads, run_starts, axis=0, dtype=np.float64)
         for run, first in enumerate(run_starts):
-            group_sum += run_sums[run]
-            last = rows[run_starts[run + 1] - 1] if run + 1 < len(run_starts) else rows[-1]
+            end = run_starts[run + 1] if run + 1 < len(run_starts) else len(rows)
+            if rows[first] % points == 0:  # a group's first rows: their sum, in row order
+                group_sum[...] = run_sums[run]
+            else:  # a group begun in the last batch: its rows added one by one, the same order as one run
+                for row in grads[first:end]:
+                    group_sum += row
+            last = rows[end - 1]
             if last % points == points - 1:
                 sums[job[first]] += group_sum
                 if squares is not None:

@@ -47,7 +47,10 @@ def run_smoothgrad(predictor, images, *, targets=None, top_labels=None, random_s
 
     Gaussian noise with standard deviation ``noise_level * (max - min)`` of each image is drawn
     from a seedable numpy Generator (the same seed gives a bit-identical result); each image's
-    noise is shared by its targets.
+    noise is shared by its targets. With one int seed per image (``random_state=[s0, s1, ...]``)
+    image ``i`` draws from ``s_i`` and its result equals the one it gets alone with that seed, bit
+    for bit, while the noisy copies of all images share the compiled gradient calls (``batch_size``
+    rows at a time).
 
     Parameters
     ----------%s    noise_level : float
@@ -69,6 +72,12 @@ def run_smoothgrad(predictor, images, *, targets=None, top_labels=None, random_s
     >>> a = superexplain.explain(model, image, method="smoothgrad", num_samples=8, random_state=1, verbose=0)
     >>> a == superexplain.explain(model, image, method="smoothgrad", num_samples=8, random_state=1, verbose=0)
     True
+    >>> images = make_shapes(3, seed=0).images                             # one seed per image:
+    >>> both = superexplain.explain(model, images[1:], method="smoothgrad", num_samples=8,
+    ...                             random_state=[1, 2], verbose=0)        # each as alone
+    >>> both[1] == superexplain.explain(model, images[2], method="smoothgrad", num_samples=8,
+    ...                                 random_state=2, verbose=0), [e.params["seed"] for e in both]
+    (True, [1, 2])
     """
     return _noisy("smoothgrad", False, predictor, images, targets, top_labels, random_state, verbose, score,
                   noise_level, num_samples, base_method, absolute, reduce, batch_size, base_options)

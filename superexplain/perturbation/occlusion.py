@@ -51,15 +51,16 @@ def _sliding(predictor, image, hide, window, stride, batch_size, output, verbose
     row_hidden = (starts_y[:, None] <= pixel_rows) & (pixel_rows < starts_y[:, None] + window[0])
     col_hidden = (starts_x[:, None] <= pixel_cols) & (pixel_cols < starts_x[:, None] + window[1])
 
-    def make_batch(start, stop):
+    def make_batch(start, stop, out):
         # sample 0 is the unperturbed image; sample p hides window p - 1
         position = np.arange(start, stop) - 1
         hidden = row_hidden[position][:, :, None] & col_hidden[position][:, None, :]
         hidden[position < 0] = False
-        return blend(image, hide, ~hidden)
+        return blend(image, hide, ~hidden, out=out)
 
+    # image_shape: the copies are built into the batch arrays predict_in_batches reuses
     scores = predict_in_batches(predictor, make_batch, 1 + starts_y.size, batch_size=batch_size, output=output,
-                                verbose=verbose, desc=f"occlusion image {index}")
+                                verbose=verbose, desc=f"occlusion image {index}", image_shape=image.shape)
     return scores, row_hidden.astype(np.float64), col_hidden.astype(np.float64), (rows.size, cols.size)
 
 

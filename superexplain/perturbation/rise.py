@@ -115,14 +115,15 @@ def run_rise(predictor, images: np.ndarray, *, targets: Any = None, top_labels: 
         saliency = np.zeros((classes.size,) + image.shape[:2])
         built: dict[int, np.ndarray] = {}  # masks of the batches built but not yet consumed
 
-        def build(start, stop):
+        def build(start, stop, out=None):
             built[start] = masks.batch(start, stop)
-            return blend(image, hide, built[start])
+            return blend(image, hide, built[start], out=out)
 
         def consume(start, stop, scores):
             saliency[...] += np.einsum("bt,bhw->thw", scores[:, classes].astype(np.float64), built.pop(start))
 
-        return Perturbations(num_masks, build, consume), saliency
+        # fill: the masked copies are blended straight into the batch arrays the engine reuses
+        return Perturbations(num_masks, build, consume, fill=build, shape=image.shape), saliency
 
     # masks are drawn image by image, in order, before any is scored
     jobs = [job(index) for index in range(len(images))]

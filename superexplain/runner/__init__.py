@@ -9,7 +9,7 @@
 - ``index``: the run folder's record (``run.json``, ``index.jsonl``), its lock and atomic writes;
 - ``worker``: the explaining of one unit of images, the same code on every backend;
 - ``writer``: the units still to do, and writing each image's files and index lines;
-- ``ray_backend``: units spread over Ray Data actors.
+- ``ray_backend``: units spread over a pool of Ray actors, each holding the model.
 """
 from .result import DatasetResult
 from .run import explain_dataset

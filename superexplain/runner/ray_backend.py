@@ -1,25 +1,30 @@
-"""The Ray backend: units of images flow through Ray Data `map_batches` into actors that each hold a model."""
+"""The Ray backend: units of images flow to a pool of long-lived Ray actors that each load the model once."""
 from __future__ import annotations
 
 import logging
 import os
 import pickle
-import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 __all__ = ["import_ray", "start_ray", "run_on_ray", "ExplainActor"]
 
 _INSTALL = 'pip install "superexplain[ray]"'
-#: Images of in-memory sources sent to Ray per pipeline, in bytes: bounds the object store's share.
+#: Images of in-memory sources in flight on Ray at once, in bytes: bounds the object store's share
+#: (at least one unit is always in flight, whatever its size).
 CHUNK_BYTES = 256 * 2**20
+#: Units queued on one actor at most: the next unit waits on the actor while it explains one, so
+#: the actor does not idle during the driver's round trip.
+UNITS_PER_ACTOR = 2
+#: Models this process has built for an actor (read through ``ExplainActor.model_loads``).
+_MODEL_LOADS = 0
 
 
 def import_ray():
     """Import Ray and Ray Data, or say how to install them."""
     try:
         import ray
-        import ray.data  # noqa: F401 - Ray Core alone lacks map_batches
+        import ray.data  # noqa: F401 - part of the ``ray`` extra; the docs' Ray set-up assumes it
     except ImportError as exc:
         raise ImportError(f'backend="ray" needs Ray with Ray Data, which is not installed ({exc}); install it with '
                           f"`{_INSTALL}`") from None
@@ -27,9 +32,10 @@ def import_ray():
 
 
 class ExplainActor:
-    """A Ray Data actor: builds its own Predictor once, then explains one unit per call."""
+    """A Ray actor: builds its own Predictor once, then explains one unit per call, for the whole run."""
 
     def __init__(self, model_spec: tuple, plan: Any) -> None:
+        global _MODEL_LOADS
         # TensorFlow keeps its default thread pools: their size can change the last bits of a
         # convolution, and the results must equal the local backend's on the same machine
         import tensorflow as tf
@@ -43,27 +49,16 @@ class ExplainActor:
         from .worker import UnitExplainer
 
         predictor = build_predictor(model_spec, plan.class_names, plan.output, plan.model_batch_size)
+        _MODEL_LOADS += 1
         self.explainer = UnitExplainer(predictor, plan)
 
-    def __call__(self, batch: dict) -> dict:
-        import numpy as np
+    def explain(self, unit: bytes) -> bytes:
+        """One pickled unit's pickled results."""
+        return pickle.dumps(self.explainer.explain_unit(pickle.loads(unit)))
 
-        results = [pickle.dumps(self.explainer.explain_unit(pickle.loads(unit))) for unit in batch["unit"]]
-        return {"results": np.array(results, dtype=object)}
-
-
-def _chunks(units: Iterable[list], max_bytes: int) -> Iterator[list[bytes]]:
-    """Pickled units grouped so that a group's images stay under ``max_bytes`` (paths weigh almost nothing)."""
-    chunk: list[bytes] = []
-    size = 0
-    for unit in units:
-        chunk.append(pickle.dumps(unit))
-        size += sum(entry.nbytes for entry in unit)
-        if size >= max_bytes:
-            yield chunk
-            chunk, size = [], 0
-    if chunk:
-        yield chunk
+    def model_loads(self) -> tuple[int, int]:
+        """``(process id, models built in this process)``: one per actor."""
+        return os.getpid(), _MODEL_LOADS
 
 
 def start_ray(ray, ray_address: str | None, num_workers: int | None, verbose: int) -> bool:
@@ -100,40 +95,65 @@ def _default_workers(ray, resources: dict) -> int:
 
 def run_on_ray(units: Iterable[list], model_spec: tuple, plan: Any, write: Callable[[list[dict]], None], *,
                ray_address: str | None, num_workers: int | None, worker_resources: dict | None,
-               verbose: int) -> None:
-    """Explain ``units`` on Ray; ``write`` receives each unit's results on the driver, as they come."""
+               verbose: int) -> dict:
+    """Explain ``units`` on Ray; ``write`` receives each unit's results on the driver, in the units' order.
+
+    Up to ``num_workers`` actors are started, as units arrive (a short run starts no idle
+    actor), and each loads the model once for the whole run. Each unit goes to the actor with
+    the fewest units queued (at most ``UNITS_PER_ACTOR``), while the images in flight stay under
+    ``CHUNK_BYTES`` (image files weigh almost nothing: the actors read them). Results that finish
+    early wait on the driver for the units before them, so ``index.jsonl`` is the same file
+    whichever actor finished first, as on the local backend.
+
+    Returns ``{"actors": [(pid, model loads), ...], "units": n, "peak_bytes": b}``: what the run
+    took (one model load per actor; the most image bytes in flight at once).
+    """
     ray = import_ray()
     started = start_ray(ray, ray_address, num_workers, verbose)
-    with warnings.catch_warnings():  # Ray Data's own deprecation notices, not the user's concern
-        warnings.simplefilter("ignore", DeprecationWarning)
-        context = ray.data.DataContext.get_current()
-    saved = context.enable_progress_bars
-    saved_order = context.execution_options.preserve_order
-    data_logger = logging.getLogger("ray.data")
-    saved_level = data_logger.level
+    resources = dict(worker_resources or {"num_cpus": 1})
+    workers = num_workers or _default_workers(ray, resources)
+    remote_actor = ray.remote(ExplainActor).options(**resources)
+    spec_ref, plan_ref = ray.put(model_spec), ray.put(plan)  # a model file's bytes go to the store once
+    actors: list = []
+    queued: list[int] = []  # units queued per actor
+    pending: dict = {}  # object ref -> (position, actor number, bytes)
+    finished: dict[int, list[dict]] = {}  # results waiting for an earlier unit's
+    written = submitted = in_flight = peak = 0
+
+    def collect(block: bool) -> None:
+        nonlocal written, in_flight
+        ready, _ = ray.wait(list(pending), num_returns=1, timeout=None if block else 0)
+        for ref in ready:
+            position, actor, size = pending.pop(ref)
+            finished[position] = pickle.loads(ray.get(ref))  # a method's error is raised here
+            queued[actor] -= 1
+            in_flight -= size
+        while written in finished:
+            write(finished.pop(written))
+            written += 1
+
     try:
-        context.enable_progress_bars = verbose > 1
-        # results reach the writer in the units' order, as on the local backend: index.jsonl is then the
-        # same file whichever worker finished first
-        context.execution_options.preserve_order = True
-        if verbose <= 1:  # our bar counts images; Ray Data speaks only at verbose=2
-            data_logger.setLevel(logging.ERROR)
-        resources = dict(worker_resources or {"num_cpus": 1})
-        workers = num_workers or _default_workers(ray, resources)
-        for chunk in _chunks(units, CHUNK_BYTES):
-            actors = min(workers, len(chunk))  # no idle actors (each one loads a model) for a short chunk
-            # one unit per block: each unit's results reach the driver (and disk) as soon as it is done,
-            # so a crash loses at most the units in flight and writing overlaps the workers' compute
-            dataset = ray.data.from_items([{"unit": unit} for unit in chunk], override_num_blocks=len(chunk))
-            dataset = dataset.map_batches(
-                ExplainActor, fn_constructor_kwargs={"model_spec": model_spec, "plan": plan},
-                batch_size=1, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=actors), **resources,
-            )
-            for row in dataset.iter_rows():
-                write(pickle.loads(row["results"]))
+        for unit in units:
+            size = sum(entry.nbytes for entry in unit)
+            while pending and (in_flight + size > CHUNK_BYTES or min(queued) >= UNITS_PER_ACTOR):
+                collect(block=True)
+            actor = min(range(len(actors)), key=queued.__getitem__, default=None)
+            if actor is None or (queued[actor] and len(actors) < workers):
+                actors.append(remote_actor.remote(spec_ref, plan_ref))
+                queued.append(0)
+                actor = len(actors) - 1
+            pending[actors[actor].explain.remote(pickle.dumps(unit))] = (submitted, actor, size)
+            queued[actor] += 1
+            submitted += 1
+            in_flight += size
+            peak = max(peak, in_flight)
+            collect(block=False)  # write what is done as it comes
+        while pending:
+            collect(block=True)
+        loads = ray.get([actor.model_loads.remote() for actor in actors])
+        return {"actors": [tuple(load) for load in loads], "units": submitted, "peak_bytes": peak}
     finally:
-        context.enable_progress_bars = saved
-        context.execution_options.preserve_order = saved_order
-        data_logger.setLevel(saved_level)
+        for actor in actors:
+            ray.kill(actor)
         if started:
             ray.shutdown()

@@ -112,7 +112,7 @@ def explain_dataset(model: Any, images: Any, method: str = "gradcam", *, out: st
     out : str or path
         The run directory (created; reused to resume, see ``overwrite``).
     backend : {"local", "ray"}
-        ``"local"``: this process, streaming. ``"ray"``: Ray Data actors, each holding the model.
+        ``"local"``: this process, streaming. ``"ray"``: a pool of Ray actors, each holding the model.
     targets : int, str or list, optional
         None (each image's top class), one class for every image, or one entry per image.
     top_labels : int, optional
