@@ -62,6 +62,21 @@ def test_each_flag_applies_where_the_registry_says(name):
     assert default_kind(name) == ("block" if info.takes_segments else "heatmap")
 
 
+def test_num_samples_auto_goes_to_the_methods_that_stop_by_themselves():
+    from superexplain.cli._methods import auto_sampled_methods, samples_arg
+
+    assert auto_sampled_methods() == ["lime", "kernelshap"]
+    assert samples_arg("auto") == "auto" and samples_arg("40") == 40
+    assert method_options("lime", num_samples=samples_arg("auto")) == {"num_samples": "auto"}
+    with pytest.raises(ValueError, match="--num-samples auto applies to lime, kernelshap only"):
+        method_options("rise", num_samples="auto")
+    from superexplain.cli import build_parser
+
+    for command in (["compare", "m.keras", "a.png", "--methods", "gradcam,lime"], ["sanity", "m.keras", "a.png"],
+                    ["explain", "m.keras", "a.png"]):
+        assert build_parser().parse_args(command + ["--num-samples", "auto"]).num_samples == "auto", command
+
+
 def test_option_values_are_read_as_json_or_else_as_text():
     assert option_arg("steps=100") == ("steps", 100)
     assert option_arg("noise_level=0.2") == ("noise_level", 0.2)

@@ -136,7 +136,7 @@ def test_float_image_for_a_uint8_model_is_refused_at_the_public_entry(keras):
 @pytest.mark.parametrize("method, options", [
     ("rise", {"num_masks": 20}),
     ("occlusion", {"segmentation": GRID}),
-    ("lime", {"num_samples": 30, "segmentation": GRID, "convergence": {"round_size": 10}}),
+    ("lime", {"num_samples": 30, "segmentation": GRID, "convergence": True}),
     ("kernelshap", {"num_samples": 30, "segmentation": GRID}),
 ])
 def test_batch_size_bounds_every_model_call(method, options):

@@ -1,6 +1,8 @@
 """LIME on the perturbation engine: ground-truth models, determinism, agreement with lime, bad input."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from _perturbation_helpers import grid_segments as _grid_segments
@@ -8,7 +10,6 @@ from _perturbation_helpers import presence as _presence
 
 import superexplain
 from superexplain.perturbation import hide_image
-from superexplain.perturbation.lime import CONVERGENCE_DEFAULTS
 from superexplain.segmentation import segment
 
 
@@ -210,18 +211,90 @@ def test_mean_hide_is_each_segments_mean_colour_and_blur_keeps_constants(scene):
     assert hide_image(image, None, "blur").std() < image.std()
 
 
-def test_convergence_stops_on_a_stable_ranking_and_equals_the_shorter_run(scene):
+def _orthogonal_floor(n_segments):
+    """The end of the second independent block: 1 + the Paley block 2(q + 1) + one code block 2**(m + 1)."""
+    q = max(n_segments, 3)
+    while q % 4 != 3 or any(q % d == 0 for d in range(2, q)):
+        q += 1
+    return 1 + 2 * (q + 1) + 2 ** (int(np.ceil(np.log2(n_segments))) + 1)
+
+
+def test_auto_stops_at_the_floor_when_separated_and_equals_the_fixed_run(scene):
     image, segments = scene
     n_segments = int(segments.max()) + 1
     model = PresenceModel(image, segments, np.linspace(-1, 1, n_segments))
-    options = dict(method="lime", segments=segments, hide_color=0.0, target=0, random_state=5, verbose=0)
-    stopped = superexplain.explain(model, image, num_samples=2000, convergence=True, **options)
-    # exactly linear: the top 5 never change, so it stops after the first 1 + patience rounds
-    first_stop = CONVERGENCE_DEFAULTS["round_size"] * (1 + CONVERGENCE_DEFAULTS["patience"])
-    assert stopped.params["samples_used"] == first_stop and stopped.params["num_samples"] == 2000
-    short = superexplain.explain(model, image, num_samples=first_stop, **options)
-    np.testing.assert_array_equal(stopped.weights, short.weights)
-    assert superexplain.explain(model, image, num_samples=500, **options).params["samples_used"] == 500
+    options = dict(method="lime", segments=segments, hide_color=0.0, alpha=0.0, target=0, random_state=5, verbose=0)
+    stopped = superexplain.explain(model, image, **options)  # "auto" is the default
+    floor = _orthogonal_floor(n_segments)
+    assert stopped.params["num_samples"] == "auto" and stopped.params["samples_used"] == floor
+    assert stopped.params["stopping"]["stopped_by"] == "rule" and stopped.params["stopping"]["floor"] == floor
+    fixed = superexplain.explain(model, image, num_samples=floor, **options)
+    np.testing.assert_array_equal(stopped.weights, fixed.weights)
+    np.testing.assert_array_equal(stopped.weight_errors, fixed.weight_errors)
+    assert fixed.params["samples_used"] == floor and fixed.params["stopping"] is None
+    # an int with convergence=True is the cap of an automatic run: the same stop
+    capped = superexplain.explain(model, image, num_samples=2000, convergence=True, **options)
+    np.testing.assert_array_equal(capped.weights, stopped.weights)
+
+
+def test_auto_runs_to_the_cap_on_a_near_tie_at_the_top_k_boundary(scene):
+    image, segments = scene
+    n_segments = int(segments.max()) + 1
+    coef = np.zeros(n_segments)
+    coef[:6] = [2.0, 1.8, 1.6, 1.4, 1.0, 1.0]  # ranks 5 and 6 tied
+
+    def model(batch):  # noise every segment shares: a wiggle in how many segments are shown
+        present = _presence(batch, image, segments)
+        value = 0.5 + present @ coef + 0.6 * np.sin(3 * present.sum(axis=1))
+        return np.stack([value, -value], axis=1)
+
+    options = dict(method="lime", segments=segments, hide_color=0.0, target=0, verbose=0, max_samples=900)
+    e = superexplain.explain(model, image, random_state=0, **options)
+    assert e.params["samples_used"] == 900 and e.params["stopping"]["stopped_by"] == "cap"
+    assert 0 <= e.params["stopping"]["margin"] < 1
+    again = superexplain.explain(model, image, random_state=0, **options)
+    np.testing.assert_array_equal(e.weights, again.weights)  # seeds reproduce bit for bit
+    assert not np.array_equal(e.weights, superexplain.explain(model, image, random_state=1, **options).weights)
+
+
+def test_kernelshap_auto_stops_at_its_floor_on_an_additive_model_and_equals_the_fixed_run():
+    image = np.ones((16, 16, 3), np.float32)
+    segments = _grid_segments(16, 16, 4, 4)  # 16 segments: 2**16 coalitions, more than the cap, so sampled
+    coef = np.linspace(2, -1, 16)
+    model = PresenceModel(image, segments, coef)
+    options = dict(method="kernelshap", segments=segments, hide_color=0.0, target=0, random_state=1, verbose=0)
+    auto = superexplain.explain(model, image, **options)
+    assert auto.params["samples_used"] == 66 and auto.params["stopping"]["stopped_by"] == "rule"  # 4K + 2
+    np.testing.assert_allclose(auto.weights, coef, atol=1e-5)  # additive: the Shapley values are the effects
+    fixed = superexplain.explain(model, image, num_samples=66, **options)
+    np.testing.assert_array_equal(auto.weights, fixed.weights)
+
+
+def test_auto_progress_bar_shows_the_rule_and_verbose_0_silences_it(scene, capsys):
+    import time
+
+    image, segments = scene
+    model = PresenceModel(image, segments, np.linspace(-1, 1, int(segments.max()) + 1))
+
+    def slow(batch):  # slow enough for the bar to draw (it waits 0.5 s)
+        time.sleep(0.08)
+        return model(batch)
+
+    options = dict(method="lime", segments=segments, hide_color=0.0, alpha=0.0, target=0, random_state=5,
+                   batch_size=16)
+    superexplain.explain(slow, image, verbose=1, **options)
+    floor = _orthogonal_floor(int(segments.max()) + 1)
+    assert re.search(rf"lime image 0 \(auto: {floor} samples, margin ([0-9.e+]+|inf), stops at 1\)",
+                     capsys.readouterr().err)
+    superexplain.explain(slow, image, verbose=0, **options)
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("value, error", [("many", ValueError), (2.5, TypeError), (1, ValueError), (True, TypeError)])
+def test_num_samples_is_an_integer_or_auto(scene, value, error):
+    image, segments = scene
+    with pytest.raises(error, match="num_samples must be a positive integer .*or 'auto'; got"):
+        superexplain.explain(_mean_model, image, method="lime", segments=segments, num_samples=value, verbose=0)
 
 
 def test_top_labels_share_one_sample_set_and_targets_accept_names(scene):

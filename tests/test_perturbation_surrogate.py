@@ -97,12 +97,13 @@ def test_paired_standard_errors_account_for_pairing():
     np.testing.assert_allclose(reported, actual, rtol=0.3)
 
 
-def test_orthogonal_standard_errors_are_at_worst_slightly_optimistic():
-    # pairs are the clusters, but rows of one block are dependent too: where the design cancels the
-    # interaction (segments 0 and 1) the pair-cluster error is conservative, elsewhere it may fall short
-    # of the true spread, by about a fifth on this response (0.78-0.82 over 1000 designs); never by a quarter
+def test_orthogonal_standard_errors_are_honest_with_blocks_as_clusters():
+    # the clusters are the independently randomised blocks: the sandwich is consistent for the design
+    # (pair clusters were up to a fifth optimistic here); 400 designs know a spread to about 4%. Where the
+    # design cancels the interaction (segments 0 and 1, a spread 7x smaller) it stays conservative (1.2-1.25x)
     reported, actual = _reported_and_actual_errors(orthogonal_masks)
-    assert np.all(reported >= 0.75 * actual)
+    np.testing.assert_allclose(reported[2:], actual[2:], rtol=0.1)
+    assert np.all(reported[:2] >= actual[:2]) and np.all(reported[:2] < 1.4 * actual[:2])
     assert np.all(actual[:2] < 0.5 * actual[2:].min())  # the interaction's noise is cancelled
 
 
@@ -175,11 +176,10 @@ def test_orthogonal_blocks_balance_every_triple_and_come_in_complementary_pairs(
     # the first block: 12 rows balanced for every pair (strength 2), then their complements
     _assert_balanced(masks[1:13], 2)
     np.testing.assert_array_equal(masks[1:13], ~masks[13:25])
-    np.testing.assert_array_equal(clusters[1:13], clusters[13:25])  # a pair is one cluster
     # later blocks: consecutive complements
     np.testing.assert_array_equal(masks[25::2], ~masks[26::2])
-    np.testing.assert_array_equal(clusters[25::2], clusters[26::2])
-    assert np.unique(clusters).size == 1 + first // 2 + block
+    # each block is one cluster (independently randomised replicates); the first row joins the first block
+    np.testing.assert_array_equal(clusters, np.repeat([0, 1, 2], [1 + first, block, block]))
     for start, size in ((1, first), (1 + first, block), (1 + first + block, block)):
         _assert_balanced(masks[start:start + size], 3)
 

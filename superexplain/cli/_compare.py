@@ -5,10 +5,10 @@ import argparse
 import itertools
 import os
 
-from ._common import UsageError, parse_list, positive_int, save_figure, wrap
+from ._common import UsageError, parse_list, save_figure, wrap
 from ._inputs import check_inputs, check_target_names, parse_targets, read_all_inputs
-from ._methods import (METHOD_CHOICES, images_per_call, method_options, methods_help, methods_with, seed_arg,
-                       seeded_methods)
+from ._methods import (METHOD_CHOICES, auto_sampled_methods, images_per_call, method_options, methods_help,
+                       methods_with, samples_arg, seed_arg, seeded_methods)
 from ._model import load_model, make_predictor, tune_batch_size
 from ._render import display_copy
 from ._summary import finite_or_none, write_json
@@ -39,9 +39,10 @@ def add_parser(subparsers, common, model_input, formatter_class) -> None:
                         help=f"comma-separated methods: {methods_help()}")
     parser.add_argument("--target", metavar="T",
                         help="class to explain (index or name from --labels); default: each image's top class")
-    parser.add_argument("--num-samples", type=positive_int, metavar="N",
+    parser.add_argument("--num-samples", type=samples_arg, metavar="N",
                         help="random draws per image of the sampling methods "
-                             f"({', '.join(methods_with('samples_option'))})")
+                             f"({', '.join(methods_with('samples_option'))}); 'auto' (the default of "
+                             f"{', '.join(auto_sampled_methods())}): until the explanation is stable")
     parser.add_argument("--seed", type=seed_arg, metavar="S",
                         help=f"seed of the methods that draw random numbers ({', '.join(seeded_methods())}), "
                              "the same for every image (default 0)")

@@ -13,26 +13,13 @@ import json
 import re
 from typing import Any
 
-from superexplain.registry import FAMILIES, METHODS, method_info
+from superexplain.registry import FAMILIES, METHODS, method_function, method_info
 
 from ._common import UsageError, positive_int, whole_number
 
-__all__ = [
-    "METHOD_CHOICES",
-    "SEGMENT_ALGORITHMS",
-    "methods_with",
-    "methods_help",
-    "seeded_methods",
-    "add_method_flags",
-    "seed_arg",
-    "option_arg",
-    "layer_option",
-    "method_options",
-    "segmentation_option",
-    "check_option_names",
-    "default_kind",
-    "images_per_call",
-]
+__all__ = ["METHOD_CHOICES", "SEGMENT_ALGORITHMS", "methods_with", "methods_help", "seeded_methods", "add_method_flags",
+           "seed_arg", "samples_arg", "auto_sampled_methods", "option_arg", "layer_option", "method_options",
+           "segmentation_option", "check_option_names", "default_kind", "images_per_call"]
 
 #: Every method of the registry, in its order.
 METHOD_CHOICES = tuple(METHODS)
@@ -90,6 +77,19 @@ def _samples_help() -> str:
     return "; ".join(f"{option} of {', '.join(names)}" for option, names in by_option.items())
 
 
+def samples_arg(text: str) -> int | str:
+    """``--num-samples``: a positive integer, or ``auto`` (``samples_arg("auto") == "auto"``)."""
+    return "auto" if text.strip().lower() == "auto" else positive_int(text)
+
+
+def auto_sampled_methods() -> list[str]:
+    """The methods whose samples option defaults to ``"auto"`` (they stop when their answer is stable)."""
+    import inspect
+
+    return [name for name, info in METHODS.items() if info.samples_option and getattr(inspect.signature(
+        method_function(name)).parameters.get(info.samples_option), "default", None) == "auto"]
+
+
 def seed_arg(text: str) -> int:
     """``--seed``: a non-negative integer.
 
@@ -142,8 +142,9 @@ def add_method_flags(parser: argparse.ArgumentParser) -> None:
                           help="superpixels asked for (slic, grid; default 50)")
     segments.add_argument("--compactness", type=float, metavar="W", help="SLIC compactness (default 10)")
     sampling = parser.add_argument_group(f"sampling methods ({', '.join(methods_with('samples_option'))})")
-    sampling.add_argument("--num-samples", type=positive_int, metavar="N",
-                          help=f"random draws per image: {_samples_help()}")
+    sampling.add_argument("--num-samples", type=samples_arg, metavar="N",
+                          help=f"random draws per image: {_samples_help()}; 'auto' (the default of "
+                               f"{', '.join(auto_sampled_methods())}): until the explanation is stable")
     other = parser.add_argument_group("any method")
     other.add_argument("--option", type=option_arg, action="append", metavar="KEY=VALUE",
                        help="another option of the method's run function (see its docstring), e.g. steps=100 or "
@@ -221,6 +222,9 @@ def method_options(method: str, *, layer=None, num_samples=None, segments=None, 
     flags: dict = {}
     if layer is not None:
         options["layer"], flags["layer"] = layer_option(layer), "--layer"
+    if num_samples == "auto" and method not in auto_sampled_methods():
+        raise UsageError(f"--num-samples auto applies to {', '.join(auto_sampled_methods())} only; "
+                         f"give --method {method} a number")
     if num_samples is not None:
         options[info.samples_option], flags[info.samples_option] = num_samples, "--num-samples"
     if segments is not None or n_segments is not None or compactness is not None:

@@ -6,9 +6,10 @@ import os
 
 import numpy as np
 
-from ._common import UsageError, parse_list, positive_int, save_figure, wrap
+from ._common import UsageError, parse_list, save_figure, wrap
 from ._inputs import check_inputs, read_all_inputs
-from ._methods import METHOD_CHOICES, method_options, methods_help, methods_with, option_arg, seed_arg
+from ._methods import (METHOD_CHOICES, auto_sampled_methods, method_options, methods_help, methods_with, option_arg,
+                       samples_arg, seed_arg)
 from ._model import load_model, make_predictor, tune_batch_size
 from ._summary import finite_or_none, write_json
 
@@ -44,9 +45,10 @@ def add_parser(subparsers, common, model_input, formatter_class) -> None:
                         help="randomise layers cumulatively from the top, or one at a time")
     parser.add_argument("--similarity", default="spearman_abs,spearman,ssim", metavar="LIST",
                         help="comma-separated similarity measures: " + ", ".join(SIMILARITIES))
-    parser.add_argument("--num-samples", type=positive_int, metavar="N",
+    parser.add_argument("--num-samples", type=samples_arg, metavar="N",
                         help="random draws per image of the sampling methods "
-                             f"({', '.join(methods_with('samples_option'))})")
+                             f"({', '.join(methods_with('samples_option'))}); 'auto' (the default of "
+                             f"{', '.join(auto_sampled_methods())}): until the explanation is stable")
     parser.add_argument("--option", type=option_arg, action="append", metavar="KEY=VALUE",
                         help="another option of the method (as for superexplain explain --option); "
                              "repeat for several")

@@ -6,14 +6,15 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_float, image_random_states
+from .._validation import check_float, check_int, image_random_states
 from ..explanation import Explanation
 from ..models.score_targets import use_score_target
 from .engine import (check_common, first_sample_targets, masked_copies, paint, per_image_segments, resolve_segments,
-                      score_perturbations)
+                      score_masks, score_perturbations, unperturbed_targets)
 from .masking import SegmentMasker
 from ._hide import describe_hide, hide_image
 from .samplers import MaskSample, shapley_masks
+from .stopping import MAX_SAMPLES, check_num_samples, check_rule, sample_in_rounds
 from .surrogate import cluster_meat, one_blas_thread
 
 __all__ = ["run_kernelshap", "shapley_kernel", "fit_kernelshap"]
@@ -88,9 +89,10 @@ def fit_kernelshap(masks: np.ndarray, response: np.ndarray, sample_weights: np.n
 
 
 def run_kernelshap(predictor, images: np.ndarray, *, targets: Any = None, top_labels: int | None = None,
-                   random_state: Any = None, verbose: int | bool = 1, num_samples: int = 1000,
+                   random_state: Any = None, verbose: int | bool = 1, num_samples: int | str = "auto",
                    batch_size: int | None = None, segmentation: Any = "slic", segments: Any = None,
-                   hide_color: Any = "mean", alpha: float = 0.0, score: str = "probability") -> list[Explanation]:
+                   hide_color: Any = "mean", alpha: float = 0.0, score: str = "probability",
+                   max_samples: int = MAX_SAMPLES, convergence: Any = None) -> list[Explanation]:
     """KernelSHAP on superpixels: Shapley values of segments, hidden segments replaced by ``hide_color``.
 
     The coalitions are the full and the empty one (the efficiency constraint) plus complementary
@@ -101,8 +103,10 @@ def run_kernelshap(predictor, images: np.ndarray, *, targets: Any = None, top_la
 
     Parameters
     ----------
-    num_samples, batch_size, segmentation, segments, hide_color, score :
-        As for :func:`~superexplain.perturbation.run_lime`.
+    num_samples, max_samples, convergence, batch_size, segmentation, segments, hide_color, score :
+        As for :func:`~superexplain.perturbation.run_lime`: ``"auto"`` (default) samples pairs of
+        coalitions in rounds until the top-k Shapley values are separated (or ``max_samples``);
+        with ``2**K <= max_samples`` it enumerates every coalition instead (``stopped_by="exact"``).
     alpha : float
         Ridge strength on the constrained fit (0: KernelSHAP's least squares).
 
@@ -117,10 +121,15 @@ def run_kernelshap(predictor, images: np.ndarray, *, targets: Any = None, top_la
     >>> np.abs(e.weights.round(6)).tolist(), e.local_prediction
     ([16.0, 16.0, 0.0, 0.0], 32.0)
     """
-    num_samples = check_common(num_samples, batch_size, score)
+    num_samples = check_num_samples(num_samples)
+    check_common(2, batch_size, score)
+    max_samples = check_int(max_samples, "max_samples", 2)
     # a score function as target (superexplain.targets): its view of the model, class 0
     predictor, targets, finish = use_score_target(predictor, targets, top_labels)
     alpha = check_float(alpha, "alpha", 0.0)
+    settings = check_rule(convergence)
+    automatic = num_samples == "auto" or convergence not in (None, False)
+    cap = max_samples if num_samples == "auto" else num_samples
     generators, seeds = image_random_states(random_state, len(images))
     output, score_kind = predictor.output_for(score)
     prepared = []
@@ -128,34 +137,60 @@ def run_kernelshap(predictor, images: np.ndarray, *, targets: Any = None, top_la
         labels, segmentation_record = resolve_segments(image, segmentation,
                                                        per_image_segments(segments, len(images), index))
         n_segments = int(labels.max()) + 1
-        exact = 2**n_segments <= min(num_samples, _MAX_ENUMERATED)
+        exact = 2**n_segments <= min(cap, _MAX_ENUMERATED)
         if exact:
             sample = _all_coalitions(n_segments)
             sample_weights = shapley_kernel(sample.masks)
         else:
-            sample = shapley_masks(generators[index], num_samples, n_segments)
+            sample = shapley_masks(generators[index], cap, n_segments)
             sample_weights = np.ones(len(sample.masks))
         masker = SegmentMasker(image, labels, hide_image(image, labels, hide_color))
         prepared.append((labels, segmentation_record, exact, sample, sample_weights, masker))
-    # every image's coalitions in shared full batches
-    all_scores = score_perturbations(predictor, [masked_copies(p[5], p[3].masks) for p in prepared], batch_size,
-                                     output, verbose, desc="kernelshap")
-    # every image's first coalition is the full one, the image itself: its scores choose the targets
-    target_lists = first_sample_targets(predictor, all_scores, targets, top_labels)
+
+    def fit(sample, sample_weights, scores, target_list):
+        with one_blas_thread():
+            return [fit_kernelshap(sample.masks[:len(scores)], scores[:, target], sample_weights[:len(scores)],
+                                   sample.clusters[:len(scores)], alpha) for target in target_list]
+
+    if automatic and not all(p[2] for p in prepared):
+        _, target_lists = unperturbed_targets(predictor, images, targets, top_labels, output, batch_size)
+        all_scores, stops, size = [], [], batch_size or predictor.batch_size
+        for index, (labels, _, exact, sample, sample_weights, masker) in enumerate(prepared):
+            if exact:
+                all_scores.append(score_masks(predictor, masker, sample.masks, batch_size, output, verbose,
+                                              desc=f"kernelshap image {index}"))
+                stops.append({"rule": "exact enumeration", "stopped_by": "exact"})
+                continue
+
+            def score_rows(start, stop, masker=masker, sample=sample):
+                return score_masks(predictor, masker, sample.masks[start:stop], batch_size, output, 0)
+
+            def refit(scores, done, s=sample, w=sample_weights, t=target_lists[index]):
+                return fit(s, w, scores, t)
+
+            scores, _, _, stopping = sample_in_rounds(
+                score_rows, refit, sample.clusters, 4 * int(labels.max()) + 6, size, settings, f"kernelshap image {index}", verbose)
+            all_scores.append(scores)
+            stops.append(stopping)
+    else:  # every image's coalitions in shared full batches
+        all_scores = score_perturbations(predictor, [masked_copies(p[5], p[3].masks) for p in prepared], batch_size,
+                                         output, verbose, desc="kernelshap")
+        # every image's first coalition is the full one, the image itself: its scores choose the targets
+        target_lists = first_sample_targets(predictor, all_scores, targets, top_labels)
+        stops = [{"rule": "exact enumeration", "stopped_by": "exact"} if p[2] else None for p in prepared]
     explanations = []
     for index, (labels, segmentation_record, exact, sample, sample_weights, _) in enumerate(prepared):
         scores = all_scores[index]
         params = {
-            "num_samples": num_samples, "samples_used": len(sample.masks), "exact": exact,
+            "num_samples": num_samples, "samples_used": len(scores), "exact": exact, "stopping": stops[index],
+            "max_samples": cap if automatic else None,
             "batch_size": batch_size or predictor.batch_size, "alpha": alpha,
             "hide_color": describe_hide(hide_color), "segmentation": segmentation_record,
             "num_segments": int(labels.max()) + 1, "seed": seeds[index], "score_kind": score_kind,
             "sampler": "shapley_kernel",
         }
-        for target in target_lists[index]:
-            with one_blas_thread():
-                phi, phi_se, base, r2 = fit_kernelshap(sample.masks, scores[:, target], sample_weights,
-                                                       sample.clusters, alpha)
+        for target, (phi, phi_se, base, r2) in zip(target_lists[index],
+                                                   fit(sample, sample_weights, scores, target_lists[index])):
             if exact:  # every coalition was evaluated: no sampling error
                 phi_se = np.zeros_like(phi)
             explanations.append(Explanation(

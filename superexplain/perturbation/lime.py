@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_choice, check_float, check_int, describe, image_random_states
+from .._validation import check_choice, check_float, check_int, image_random_states
 from ..explanation import Explanation
 from ..models.score_targets import use_score_target
 from .engine import (check_common, first_sample_targets, masked_copies, paint, per_image_segments, resolve_segments,
@@ -13,42 +13,10 @@ from .engine import (check_common, first_sample_targets, masked_copies, paint, p
 from .masking import SegmentMasker
 from ._hide import describe_hide, hide_image
 from .samplers import SAMPLERS, draw_masks
+from .stopping import MAX_SAMPLES, check_num_samples, check_rule, sample_in_rounds
 from .surrogate import FEATURE_SELECTIONS, fit_weighted_ridge, lime_kernel, one_blas_thread, select_features
 
-__all__ = ["run_lime", "LimeImage", "CONVERGENCE_DEFAULTS"]
-
-#: Convergence stopping defaults: check every ``round_size`` samples; stop once, for every target,
-#: the set of the ``top_k`` highest-weighted segments has been the same at ``patience`` checks in a
-#: row after the first, and the k-th and (k+1)-th weights are ``separation`` standard errors apart.
-CONVERGENCE_DEFAULTS = {"top_k": 5, "round_size": 50, "patience": 2, "separation": 1.5}
-
-
-def _check_convergence(convergence: Any) -> dict | None:
-    if convergence is None or convergence is False:
-        return None
-    if convergence is True:
-        return dict(CONVERGENCE_DEFAULTS)
-    if not isinstance(convergence, dict):
-        raise TypeError(f"convergence must be None, True or a dict with keys {sorted(CONVERGENCE_DEFAULTS)}; "
-                        f"got {describe(convergence)}")
-    unknown = sorted(set(convergence) - set(CONVERGENCE_DEFAULTS))
-    if unknown:
-        raise ValueError(f"convergence has unknown keys {unknown}; known: {sorted(CONVERGENCE_DEFAULTS)}")
-    settings = {**CONVERGENCE_DEFAULTS, **convergence}
-    check_int(settings["top_k"], "convergence['top_k']", 1)
-    check_int(settings["round_size"], "convergence['round_size']", 2)
-    check_int(settings["patience"], "convergence['patience']", 1)
-    check_float(settings["separation"], "convergence['separation']", 0.0)
-    return settings
-
-
-def _separated(weights: np.ndarray, errors: np.ndarray, k: int, separation: float) -> bool:
-    """Whether the k-th and (k+1)-th largest weights differ by ``separation`` combined standard errors."""
-    if k >= weights.size:
-        return True
-    order = np.argsort(-weights, kind="stable")
-    inner, outer = order[k - 1], order[k]
-    return weights[inner] - weights[outer] >= separation * np.hypot(errors[inner], errors[outer])
+__all__ = ["run_lime", "LimeImage"]
 
 
 def _fit_targets(masks, scores, clusters, target_list, kernel_width, alpha, feature_selection, num_features):
@@ -65,16 +33,13 @@ def _fit_targets(masks, scores, clusters, target_list, kernel_width, alpha, feat
     return fits
 
 
-def _top_set(weights: np.ndarray, k: int) -> frozenset:
-    return frozenset(np.argsort(-weights, kind="stable")[:k].tolist())
-
-
 def run_lime(predictor, images: np.ndarray, *, targets: Any = None, top_labels: int | None = None,
-             random_state: Any = None, verbose: int | bool = 1, num_samples: int = 1000,
+             random_state: Any = None, verbose: int | bool = 1, num_samples: int | str = "auto",
              batch_size: int | None = None, segmentation: Any = "slic", segments: Any = None,
              hide_color: Any = "mean", kernel_width: float = 0.25, alpha: float = 1.0,
              feature_selection: str = "auto", num_features: int | None = None, score: str = "probability",
-             sampler: str = "orthogonal", convergence: Any = None) -> list[Explanation]:
+             sampler: str = "orthogonal", convergence: Any = None,
+             max_samples: int = MAX_SAMPLES) -> list[Explanation]:
     """LIME on superpixels: masked copies of each image, the model's scores, a weighted ridge per target.
 
     Parameters
@@ -87,9 +52,19 @@ def run_lime(predictor, images: np.ndarray, *, targets: Any = None, top_labels: 
         Seed for the masks, recorded in ``params["seed"]``; one int seed per image gives each image
         its own stream (as if explained alone with that seed).
     verbose : int or bool
-        Progress bar over batches.
-    num_samples : int
-        Perturbed samples per image (>= 2; the first is the unperturbed image), lime's 1000.
+        Progress bar over batches; with ``"auto"`` it shows the samples and the rule's margin.
+    num_samples : "auto" or int
+        ``"auto"`` (default): sample in rounds of whole design blocks and stop once, for every
+        target, the top-k segments are separated from the rest by ``z`` standard errors
+        (:mod:`superexplain.perturbation.stopping`), from a floor of two independent design blocks
+        (about 4K to 6K samples for K segments) up to
+        ``max_samples``. An int (>= 2; the first sample is the unperturbed image): exactly that
+        many, as lime (whose default is 1000) does.
+    max_samples : int
+        The cap of an automatic run (default 4000).
+    convergence : None, True or dict
+        The stopping rule's settings, ``{"top_k": 5, "z": 2.0}`` by default. Given with an integer
+        ``num_samples``, that integer is the cap of an automatic run.
     batch_size : int, optional
         Images per model call (default: the predictor's, 64: the fastest we measured on CPUs).
         Several images' samples share batches, so every batch is full.
@@ -115,14 +90,14 @@ def run_lime(predictor, images: np.ndarray, *, targets: Any = None, top_labels: 
         followed by its complement; ``"bernoulli"``: lime's independent masks. All three give every
         sample lime's distribution, so the surrogate has lime's limit; the first two have less
         sampling noise.
-    convergence : None, True or dict
-        Stop early once the ranking is stable (see :data:`CONVERGENCE_DEFAULTS`); off by default.
 
     Returns
     -------
     list of Explanation
         Image-major, target-minor; ``weights``/``weight_errors`` per segment, ``heatmap`` the
-        weights painted on ``segments``, ``params["samples_used"]`` the samples actually drawn.
+        weights painted on ``segments``, ``params["samples_used"]`` the samples actually drawn,
+        ``params["stopping"]`` the rule, ``stopped_by`` ("rule" or "cap") and the last margin
+        (None for a fixed run).
 
     Examples
     --------
@@ -135,7 +110,9 @@ def run_lime(predictor, images: np.ndarray, *, targets: Any = None, top_labels: 
     >>> np.abs(e.weights.round(6)).tolist()
     [0.5, 0.5, 0.0, 0.0]
     """
-    num_samples = check_common(num_samples, batch_size, score)
+    num_samples = check_num_samples(num_samples)
+    check_common(2, batch_size, score)
+    max_samples = check_int(max_samples, "max_samples", 2)
     # a score function as target (superexplain.targets): its view of the model, class 0
     predictor, targets, finish = use_score_target(predictor, targets, top_labels)
     kernel_width = check_float(kernel_width, "kernel_width", 0.0, strict=True)
@@ -144,12 +121,14 @@ def run_lime(predictor, images: np.ndarray, *, targets: Any = None, top_labels: 
     check_choice(sampler, "sampler", SAMPLERS)
     if num_features is not None:
         check_int(num_features, "num_features", 1)
-    settings = _check_convergence(convergence)
+    settings = check_rule(convergence)
+    automatic = num_samples == "auto" or convergence not in (None, False)
+    cap = (max_samples if num_samples == "auto" else num_samples) if automatic else num_samples
     generators, seeds = image_random_states(random_state, len(images))
     output, score_kind = predictor.output_for(score)
     size = batch_size or predictor.batch_size
     target_lists: list[list[int]] = []
-    if settings is not None:  # the first round's fit needs the targets
+    if automatic:  # the first round's fit needs the targets
         _, target_lists = unperturbed_targets(predictor, images, targets, top_labels, output, batch_size)
 
     # 1. per image: superpixels, hide image and masks, each image from its own generator (or in order)
@@ -161,54 +140,46 @@ def run_lime(predictor, images: np.ndarray, *, targets: Any = None, top_labels: 
         if num_features is not None and num_features > n_segments:
             raise ValueError(f"num_features={num_features} is more than the {n_segments} segments of image {index}")
         masker = SegmentMasker(image, labels, hide_image(image, labels, hide_color))
-        prepared.append((labels, segmentation_record, masker,
-                         draw_masks(sampler, generators[index], num_samples, n_segments)))
+        prepared.append((labels, segmentation_record, masker, draw_masks(sampler, generators[index], cap, n_segments)))
 
     def fit(index, sample, scores, done):
         with one_blas_thread():
             return _fit_targets(sample.masks[:done], scores, sample.clusters[:done], target_lists[index],
                                 kernel_width, alpha, feature_selection, num_features)
 
-    # 2. the model: every image's samples in shared full batches, unless convergence stopping scores in rounds
+    # 2. the model: every image's samples in shared full batches, unless an automatic run scores in rounds
     results = []
-    if settings is None:
+    if not automatic:
         all_scores = score_perturbations(predictor, [masked_copies(p[2], p[3].masks) for p in prepared],
                                          batch_size, output, verbose, desc="lime")
         # every image's first sample is the image itself: its scores choose the targets (no extra model call)
         target_lists = first_sample_targets(predictor, all_scores, targets, top_labels)
         for index, (_, _, _, sample) in enumerate(prepared):
-            results.append((all_scores[index], num_samples, fit(index, sample, all_scores[index], num_samples)))
+            results.append((all_scores[index], num_samples, fit(index, sample, all_scores[index], num_samples), None))
     else:
-        batch_offset = 0
-        checkpoints = list(range(settings["round_size"], num_samples, settings["round_size"])) + [num_samples]
-        for index, (_, _, masker, sample) in enumerate(prepared):
-            scores = np.empty((0, 0), dtype=np.float32)
-            history: list[tuple] = []
-            done = 0
-            for checkpoint in checkpoints:
-                new = score_masks(predictor, masker, sample.masks[done:checkpoint], batch_size, output, verbose,
-                                  desc=f"lime image {index}", first_batch_index=batch_offset)
-                batch_offset += -(-(checkpoint - done) // size)
-                scores = np.concatenate([scores, new]) if scores.size else new
-                done = checkpoint
-                fits = fit(index, sample, scores, done)
-                history.append(tuple(_top_set(weights, settings["top_k"]) for weights, _, _ in fits))
-                recent = history[-settings["patience"] - 1:]
-                stable = len(recent) == settings["patience"] + 1 and all(entry == recent[-1] for entry in recent)
-                if stable and all(_separated(weights, errors, settings["top_k"], settings["separation"])
-                                  for weights, errors, _ in fits):
-                    break
-            results.append((scores, done, fits))
+        batch_offset = [0]
+        for index, (labels, _, masker, sample) in enumerate(prepared):
+            def score_rows(start, stop, masker=masker, sample=sample):
+                new = score_masks(predictor, masker, sample.masks[start:stop], batch_size, output, 0,
+                                  first_batch_index=batch_offset[0])
+                batch_offset[0] += -(-(stop - start) // size)
+                return new
+
+            results.append(sample_in_rounds(score_rows, lambda scores, done, index=index, sample=sample:
+                                            fit(index, sample, scores, done), sample.clusters,
+                                            2 * int(labels.max()) + 4, size, settings, f"lime image {index}", verbose))
 
     # 3. one Explanation per image and target
     explanations = []
-    for index, ((labels, segmentation_record, _, _), (scores, done, fits)) in enumerate(zip(prepared, results)):
+    for index, ((labels, segmentation_record, _, _), (scores, done, fits, stopping)) in enumerate(
+            zip(prepared, results)):
         params = {
             "num_samples": num_samples, "samples_used": done, "batch_size": size,
             "kernel_width": kernel_width, "alpha": alpha, "hide_color": describe_hide(hide_color),
             "segmentation": segmentation_record, "num_segments": int(labels.max()) + 1,
             "feature_selection": feature_selection, "num_features": num_features, "seed": seeds[index],
-            "score_kind": score_kind, "sampler": sampler, "convergence": settings,
+            "score_kind": score_kind, "sampler": sampler, "stopping": stopping,
+            "max_samples": cap if automatic else None,
         }
         for target, (weights, errors, fit_) in zip(target_lists[index], fits):
             explanations.append(Explanation(
@@ -238,10 +209,11 @@ class LimeImage:
     True
     """
 
-    def __init__(self, num_samples: int = 1000, *, batch_size: int | None = None, segmentation: Any = "slic",
+    def __init__(self, num_samples: int | str = "auto", *, batch_size: int | None = None, segmentation: Any = "slic",
                  hide_color: Any = "mean", kernel_width: float = 0.25, alpha: float = 1.0,
                  feature_selection: str = "auto", num_features: int | None = None, score: str = "probability",
-                 sampler: str = "orthogonal", convergence: Any = None, random_state: Any = None) -> None:
+                 sampler: str = "orthogonal", convergence: Any = None, max_samples: int = MAX_SAMPLES,
+                 random_state: Any = None) -> None:
         self.num_samples = num_samples
         self.batch_size = batch_size
         self.segmentation = segmentation
@@ -253,13 +225,15 @@ class LimeImage:
         self.score = score
         self.sampler = sampler
         self.convergence = convergence
+        self.max_samples = max_samples
         self.random_state = random_state
 
     def get_params(self) -> dict:
         """The settings, as given."""
         return {name: getattr(self, name) for name in (
             "num_samples", "batch_size", "segmentation", "hide_color", "kernel_width", "alpha",
-            "feature_selection", "num_features", "score", "sampler", "convergence", "random_state")}
+            "feature_selection", "num_features", "score", "sampler", "convergence", "max_samples",
+            "random_state")}
 
     def explain(self, model: Any, image: Any, target: Any = None, *, top_labels: int | None = None,
                 segments: Any = None, class_names: Any = None, verbose: int | bool = 1):

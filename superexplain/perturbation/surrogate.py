@@ -132,6 +132,9 @@ def fit_weighted_ridge(features: np.ndarray, target: np.ndarray, sample_weights:
     total_ss = float(weights @ centred_y**2)
     r2 = 1.0 - float(weights @ residuals**2) / total_ss if total_ss > 0 else 1.0
     scores = weighted_x * residuals[:, None]
+    # the penalty's share: with alpha > 0 the scores sum to alpha * coef, a bias, not noise; each
+    # sample gives back its weight's share of that sum, so the clusters' spread is the sampling noise
+    scores -= (weights / weights.sum())[:, None] * scores.sum(axis=0)
     covariance = gram_inverse @ cluster_meat(scores, clusters) @ gram_inverse
     coef_se = np.sqrt(np.clip(np.diag(covariance), 0.0, None))
     return SurrogateFit(coef, float(intercept), coef_se, float(r2), float(intercept + coef.sum()))
