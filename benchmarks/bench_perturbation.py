@@ -232,30 +232,40 @@ def _screen(predictor, images, scores, reference_samples):
     from superexplain.segmentation import segment
 
     screened = []
-    outputs = {score: predictor.output_for(score)[0] for score in scores}
     for index, image in images:
-        segments = segment(image)
-        probabilities = predictor.predict(image[None])[0]
-        target = int(np.argmax(probabilities))
-        references = _references(predictor, image, segments, target, sorted(set(outputs.values())),
-                                 reference_samples)
-        for score in scores:
-            coef, se = references[outputs[score]]
-            order = np.argsort(-coef, kind="stable")
-            fifth, sixth = order[4], order[5]
-            gap, gap_se = float(coef[fifth] - coef[sixth]), float(np.hypot(se[fifth], se[sixth]))
-            screened.append({"score": score, "index": index, "image": image, "segments": segments,
-                             "target": target, "probability": float(probabilities[target]), "coef": coef, "se": se,
-                             "gap": gap, "gap_se": gap_se, "determined": gap >= 2 * gap_se})
+        screened += _screen_image(predictor, index, image, segment(image), scores, reference_samples)
     return screened
+
+
+def _screen_image(predictor, index, image, segments, scores, reference_samples):
+    """The screened cases of one image on given segments: one per score (see :func:`_screen`)."""
+    outputs = {score: predictor.output_for(score)[0] for score in scores}
+    probabilities = predictor.predict(image[None])[0]
+    target = int(np.argmax(probabilities))
+    references = _references(predictor, image, segments, target, sorted(set(outputs.values())), reference_samples)
+    cases = []
+    for score in scores:
+        coef, se = references[outputs[score]]
+        order = np.argsort(-coef, kind="stable")
+        fifth, sixth = order[4], order[5]
+        gap, gap_se = float(coef[fifth] - coef[sixth]), float(np.hypot(se[fifth], se[sixth]))
+        cases.append({"score": score, "index": index, "image": image, "segments": segments,
+                      "target": target, "probability": float(probabilities[target]), "coef": coef, "se": se,
+                      "gap": gap, "gap_se": gap_se, "determined": gap >= 2 * gap_se})
+    return cases
 
 
 #: Our designs compared with lime's: the default first.
 OUR_DESIGNS = (("ours, orthogonal", "orthogonal"), ("ours, paired", "paired"))
 
 
-def _stability(predictor, case, n_seeds, grid, n_mse, convergence_samples):
-    """Hits per n for lime and our designs, MSE at ``n_mse``, and convergence stopping, for one (image, score)."""
+def _stability(predictor, case, n_seeds, grid, n_mse, convergence_samples, auto_options=None,
+               our_designs=OUR_DESIGNS):
+    """Hits per n for lime and our designs, MSE at ``n_mse``, and convergence stopping, for one (image, score).
+
+    ``auto_options`` (a dict) replaces the stopping run's ``num_samples=convergence_samples, convergence=True``
+    (``{}``: the default, ``num_samples="auto"``); ``our_designs`` the designs compared with lime's.
+    """
     import superexplain
 
     image, segments, target, score = case["image"], case["segments"], case["target"], case["score"]
@@ -269,7 +279,7 @@ def _stability(predictor, case, n_seeds, grid, n_mse, convergence_samples):
     designs = [("lime 0.2.0.1", lambda seed: _lime_prefix_weights(classifier, image, segments, target, seed, grid))]
     designs += [(label, lambda seed, sampler=sampler: _ours_prefix_weights(predictor, image, segments, target, output,
                                                                           sampler, seed, grid))
-                for label, sampler in OUR_DESIGNS]
+                for label, sampler in our_designs]
     results = {}
     for label, weights_of in designs:
         hits = np.zeros(len(grid), int)
@@ -280,14 +290,17 @@ def _stability(predictor, case, n_seeds, grid, n_mse, convergence_samples):
             errors.append(float(np.mean((weights[at] - reference) ** 2)))
         results[label] = {"hits": hits, "stable": _first_stable(hits, grid, n_seeds), "mse": float(np.mean(errors))}
     # convergence stopping with the default design and criterion: the samples it used and agreement
-    used, agree = [], 0
+    used, agree, by_cap, floor = [], 0, 0, None
+    options = (dict(num_samples=convergence_samples, convergence=True) if auto_options is None
+               else dict(auto_options))
     for seed in range(n_seeds):
-        explanation = superexplain.explain(predictor, image, method="lime", segments=segments,
-                                           num_samples=convergence_samples, convergence=True, random_state=seed,
-                                           target=target, score=score, verbose=0)
+        explanation = superexplain.explain(predictor, image, method="lime", segments=segments, random_state=seed,
+                                           target=target, score=score, verbose=0, **options)
         used.append(int(explanation.params["samples_used"]))
         agree += _top5(explanation.weights) == reference_top
-    results["convergence"] = {"used": used, "agree": agree}
+        stopping = explanation.params.get("stopping") or {}
+        by_cap, floor = by_cap + (stopping.get("stopped_by") == "cap"), stopping.get("floor", floor)
+    results["convergence"] = {"used": used, "agree": agree, "by_cap": by_cap, "floor": floor}
     return results
 
 
