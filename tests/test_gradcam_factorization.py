@@ -62,6 +62,8 @@ def test_negative_activations_are_refused_or_clipped_and_too_many_concepts_refus
         run_feature_factorization(predictor, images, layer="sub/inner_relu", n_concepts=7, verbose=0)
     with pytest.raises(TypeError, match="n_concepts"):
         run_feature_factorization(predictor, images, n_concepts="3", verbose=0)
+    with pytest.raises(TypeError, match="factorises one layer's activations.*not a list"):
+        run_feature_factorization(predictor, images, layer=["c1", "sub/inner_relu"], verbose=0)
 
 
 def test_concepts_survive_a_save_and_load_and_plot_one_legend_entry_each(demo_model, demo_data, tmp_path):

@@ -125,6 +125,9 @@ def run_feature_factorization(predictor, images: np.ndarray, *, targets: Any = N
     >>> len(e.params["concepts"]["maps"]), len(e.params["concepts"]["top_classes"][0])
     (3, 3)
     """
+    if isinstance(layer, (list, tuple)):
+        raise TypeError(f"feature_factorization factorises one layer's activations; layer must name one layer, not "
+                        f"a list (fusing several layers' maps is for the other CAMs); got {list(layer)!r}")
     check_choice(score, "score", ("logit", "probability"))
     check_choice(negative, "negative", ("raise", "clip"))
     relu = check_relu(relu)
