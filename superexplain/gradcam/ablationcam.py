@@ -9,7 +9,7 @@ from .._progress import progress
 from .._validation import check_choice, check_int, resolve_seed
 from ..explanation import Explanation
 from . import cam_maps
-from .cam_common import check_batch_size, check_relu
+from .cam_common import check_batch_size, check_relu, decode_target
 from .cam_head import head_run
 from .cam_options import run_with_cam_options
 from .cam_weighted import channel_weighted, check_flag, eigen_params, eigen_projection
@@ -167,9 +167,8 @@ def _run_once(predictor, images: np.ndarray, *, targets: Any, top_labels: Any, r
         for start, batch, activations, crossing, grids, scores in run.batches(images, size):
             for i, image in enumerate(batch):
                 ablated = ablated_scores(head, activations[i:i + 1], tuple(t[i:i + 1] for t in crossing), chunk)
-                order = np.argsort(-scores[i], kind="stable")  # ties: lower index first, as top_k
                 for t in encoded[start + i, :counts[start + i]]:
-                    target = int(order[-t - 1]) if t < 0 else int(t)
+                    target = decode_target(scores[i], t)
                     weights, divided = ablation_weights(scores[i, target], ablated[:, target])
                     if eigen_smooth:
                         feature_map = eigen_projection(channel_weighted(grids[i:i + 1], weights[None, None]))[0, 0]

@@ -11,7 +11,8 @@ from ..registry import METHODS, method_names
 from .layers import ResolvedLayer
 from .tokens import token_grid
 
-__all__ = ["CAM_METHODS", "DEFAULT_BATCH_SIZE", "check_relu", "check_batch_size", "encode_targets", "layer_params"]
+__all__ = ["CAM_METHODS", "DEFAULT_BATCH_SIZE", "check_relu", "check_batch_size", "encode_targets", "decode_target",
+           "layer_params"]
 
 #: Images per compiled gradient call unless ``batch_size`` says otherwise.
 DEFAULT_BATCH_SIZE = 32
@@ -67,6 +68,20 @@ def encode_targets(predictor, n_images: int, targets: Any, top_labels: Any) -> t
     width = max(len(row) for row in rows)
     encoded = np.array([row + [row[0]] * (width - len(row)) for row in rows], dtype=np.int32)
     return encoded, [len(row) for row in rows]
+
+
+def decode_target(scores: np.ndarray, code: int) -> int:
+    """One entry of :func:`encode_targets` back to a class index, given the image's scores (classes,): ``-r`` is
+    the r-th best class (ties: lower index first, as the compiled graphs' ``top_k``), else the index itself.
+
+    Examples
+    --------
+    >>> decode_target(np.array([0.1, 0.7, 0.2]), -2), decode_target(np.array([0.1, 0.7, 0.2]), 0)
+    (2, 0)
+    """
+    if code >= 0:
+        return int(code)
+    return int(np.argsort(-np.asarray(scores), kind="stable")[-int(code) - 1])
 
 
 def layer_params(resolved: ResolvedLayer, reshape: Any = None) -> dict:

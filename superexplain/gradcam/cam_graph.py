@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .layers import ResolvedLayer
 
-__all__ = ["CamGraph", "cam_graph", "compiled_for_layer"]
+__all__ = ["CamGraph", "cam_graph", "compiled_for_layer", "select_targets"]
 
 
 class CamGraph:
@@ -74,11 +74,7 @@ class CamGraph:
         with tf.GradientTape() as tape:
             tape.watch(x)
             activations, scores = self._run(x)
-            num_classes = tf.shape(scores)[1]
-            order = tf.math.top_k(scores, k=num_classes).indices  # ties: lower index first
-            ranked = tf.gather(order, tf.maximum(-targets - 1, 0), batch_dims=1)
-            resolved = tf.where(targets < 0, ranked, targets)
-            selected = tf.gather(scores, resolved, batch_dims=1)
+            resolved, selected = select_targets(scores, targets)
             total = tf.reduce_sum(selected)  # images are independent in inference mode
         if several:
             gradients = tape.batch_jacobian(selected, activations)
@@ -145,6 +141,24 @@ def compiled_for_layer(predictor, resolved: ResolvedLayer, score: str, tag: str,
     key = (tag, tuple(id(layer) for layer in resolved.path), resolved.name, kind,
            None if target is None else target.cache_key)
     return compiled(model, key, lambda: build(model, logits, target)), kind
+
+
+def select_targets(scores, targets):
+    """Inside a compiled function: ``(resolved, selected)`` for int32 targets (N, K) whose entry ``-r`` means
+    "the row's r-th best class" (ties: lower index first): the class indices and their scores, both (N, K).
+
+    Examples
+    --------
+    >>> import tensorflow as tf
+    >>> resolved, selected = select_targets(tf.constant([[0.25, 0.75, 0.5]]), tf.constant([[-1, -2, 0]]))
+    >>> resolved.numpy().tolist(), selected.numpy().tolist()
+    ([[1, 2, 0]], [[0.75, 0.5, 0.25]])
+    """
+    import tensorflow as tf
+
+    order = tf.math.top_k(scores, k=tf.shape(scores)[1]).indices
+    resolved = tf.where(targets < 0, tf.gather(order, tf.maximum(-targets - 1, 0), batch_dims=1), targets)
+    return resolved, tf.gather(scores, resolved, batch_dims=1)
 
 
 def tf_float32(tensor):

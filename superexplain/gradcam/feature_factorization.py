@@ -10,7 +10,7 @@ from .._progress import progress
 from .._validation import check_choice, check_int, resolve_seed
 from ..explanation import Explanation
 from . import cam_maps
-from .cam_common import check_batch_size, check_relu
+from .cam_common import check_batch_size, check_relu, decode_target
 from .cam_head import head_run
 
 __all__ = ["run_feature_factorization", "factorize", "concept_scores", "DEFAULT_CONCEPTS", "TOP_CLASSES"]
@@ -151,9 +151,8 @@ def run_feature_factorization(predictor, images: np.ndarray, *, targets: Any = N
                 record = {"maps": maps.astype(np.float32).tolist(), "class_scores": class_scores.tolist(),
                           "top_classes": top.tolist(),
                           "top_class_names": [[predictor.class_name(int(c)) for c in row] for row in top]}
-                order = np.argsort(-scores[i], kind="stable")
                 for t in encoded[start + i, :counts[start + i]]:
-                    target = int(order[-t - 1]) if t < 0 else int(t)
+                    target = decode_target(scores[i], t)
                     best = int(np.argmax(class_scores[:, target]))
                     explanations.append(Explanation(
                         image=image, method="feature_factorization", target=target,

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from .cam_graph import select_targets
+
 __all__ = ["BiasLayer", "bias_layers", "layer_bias", "FullGradGraph", "fullgrad_graph"]
 
 
@@ -197,10 +199,7 @@ class FullGradGraph:
                 scores = tf.reshape(tf.cast(self.score_target(scores), tf.float32), (-1, 1))
             elif self.binary:
                 scores = binary_columns(scores, "logit" if self.logits else "probability")
-            order = tf.math.top_k(scores, k=tf.shape(scores)[1]).indices  # ties: lower index first
-            ranked = tf.gather(order, tf.maximum(-targets - 1, 0), batch_dims=1)
-            resolved = tf.where(targets < 0, ranked, targets)
-            selected = tf.gather(scores, resolved, batch_dims=1)
+            resolved, selected = select_targets(scores, targets)
             total = tf.reduce_sum(selected)  # rows are independent in inference mode
         sources = [x] + tensors
         gradients = tape.gradient(total, sources, unconnected_gradients=tf.UnconnectedGradients.ZERO)
