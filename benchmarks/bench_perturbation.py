@@ -172,9 +172,15 @@ def _references(predictor, image, segments, target, outputs, num_samples, seed=1
 
     sample = draw_masks("bernoulli", np.random.default_rng(seed), num_samples, int(segments.max()) + 1)
     masker = _masker(image, segments)
-    references = {}
+    references, responses = {}, {}
+    if set(outputs) == {"logits", "output"} and predictor.score_kind("output") == "probability":
+        # one pass for both: the probabilities are the softmax of the logits (in float64)
+        logits = score_masks(predictor, masker, sample.masks, None, "logits", 0).astype(np.float64)
+        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+        responses = {"logits": logits[:, target], "output": (shifted / shifted.sum(axis=1, keepdims=True))[:, target]}
     for output in outputs:
-        response = score_masks(predictor, masker, sample.masks, None, output, 0)[:, target].astype(np.float64)
+        response = responses[output] if output in responses else score_masks(
+            predictor, masker, sample.masks, None, output, 0)[:, target].astype(np.float64)
         fit = _fit(sample.masks, response, sample.clusters)
         references[output] = (np.asarray(fit.coef), np.asarray(fit.coef_se))
     return references

@@ -237,24 +237,36 @@ def test_auto_stops_at_the_floor_when_separated_and_equals_the_fixed_run(scene):
     np.testing.assert_array_equal(capped.weights, stopped.weights)
 
 
-def test_auto_runs_to_the_cap_on_a_near_tie_at_the_top_k_boundary(scene):
+def test_auto_spends_more_on_a_tie_at_the_top_k_boundary_and_a_stricter_z_runs_to_the_cap(scene):
     image, segments = scene
     n_segments = int(segments.max()) + 1
-    coef = np.zeros(n_segments)
-    coef[:6] = [2.0, 1.8, 1.6, 1.4, 1.0, 1.0]  # ranks 5 and 6 tied
+    floor = _orthogonal_floor(n_segments)
 
-    def model(batch):  # noise every segment shares: a wiggle in how many segments are shown
-        present = _presence(batch, image, segments)
-        value = 0.5 + present @ coef + 0.6 * np.sin(3 * present.sum(axis=1))
-        return np.stack([value, -value], axis=1)
+    def model_with(fifth):
+        coef = np.zeros(n_segments)
+        coef[:6] = [2.0, 1.8, 1.6, 1.4, fifth, 1.0]  # fifth = 1.0: ranks 5 and 6 tied
+
+        def model(batch):  # noise every segment shares: a wiggle in how many segments are shown
+            present = _presence(batch, image, segments)
+            value = 0.5 + present @ coef + 0.6 * np.sin(3 * present.sum(axis=1))
+            return np.stack([value, -value], axis=1)
+        return model
 
     options = dict(method="lime", segments=segments, hide_color=0.0, target=0, verbose=0, max_samples=900)
-    e = superexplain.explain(model, image, random_state=0, **options)
+    separated = [superexplain.explain(model_with(1.4), image, random_state=s, **options).params["samples_used"]
+                 for s in range(6)]
+    tied = [superexplain.explain(model_with(1.0), image, random_state=s, **options).params["samples_used"]
+            for s in range(6)]
+    assert separated == [floor] * 6  # a clear gap: the first check passes
+    assert np.mean(tied) >= 2 * floor  # a tie: the default rule (z = 1) keeps sampling, passing only by chance
+    strict = dict(options, convergence={"z": 2.0})
+    e = superexplain.explain(model_with(1.0), image, random_state=0, **strict)
     assert e.params["samples_used"] == 900 and e.params["stopping"]["stopped_by"] == "cap"
-    assert 0 <= e.params["stopping"]["margin"] < 1
-    again = superexplain.explain(model, image, random_state=0, **options)
+    assert 0 <= e.params["stopping"]["margin"] < 1 and e.params["stopping"]["z"] == 2.0
+    again = superexplain.explain(model_with(1.0), image, random_state=0, **strict)
     np.testing.assert_array_equal(e.weights, again.weights)  # seeds reproduce bit for bit
-    assert not np.array_equal(e.weights, superexplain.explain(model, image, random_state=1, **options).weights)
+    assert not np.array_equal(e.weights, superexplain.explain(model_with(1.0), image, random_state=1,
+                                                              **strict).weights)
 
 
 def test_kernelshap_auto_stops_at_its_floor_on_an_additive_model_and_equals_the_fixed_run():

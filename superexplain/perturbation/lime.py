@@ -63,7 +63,7 @@ def run_lime(predictor, images: np.ndarray, *, targets: Any = None, top_labels: 
     max_samples : int
         The cap of an automatic run (default 4000).
     convergence : None, True or dict
-        The stopping rule's settings, ``{"top_k": 5, "z": 2.0}`` by default. Given with an integer
+        The stopping rule's settings, ``{"top_k": 5, "z": 1.0}`` by default. Given with an integer
         ``num_samples``, that integer is the cap of an automatic run.
     batch_size : int, optional
         Images per model call (default: the predictor's, 64: the fastest we measured on CPUs).
