@@ -80,7 +80,9 @@ def edge_map(like: Any, target: int | None = None) -> Explanation:
     Returns
     -------
     Explanation
-        ``method="edge"``, heatmap = Sobel magnitude of the grey-level display image.
+        ``method="edge"``, heatmap = Sobel magnitude of the grey level (ITU-R 709 luma of the first
+        three channels, or the single channel), in the image's own units: the map of a copy scaled
+        by ``c`` is ``c`` times the map, and nothing depends on a guessed value range.
 
     Examples
     --------
@@ -91,12 +93,13 @@ def edge_map(like: Any, target: int | None = None) -> Explanation:
     >>> bool(e.heatmap[:, 3:5].min() > e.heatmap[:, :2].max())
     True
     """
-    from skimage.color import rgb2gray
     from skimage.filters import sobel
 
-    from ..segmentation import display_image
-
     image, chosen, name, _ = _image_and_target(like, target)
-    heat = sobel(rgb2gray(display_image(image)))
+    # the image's own units, never a guessed display range: a perturbed copy of an image that
+    # touches 1.0 must not be read as a 0..255 image (the robustness checks compare the two)
+    values = np.asarray(image, dtype=np.float64)
+    grey = values[..., 0] if values.shape[2] < 3 else values[..., :3] @ np.array([0.2125, 0.7154, 0.0721])
+    heat = sobel(grey)
     return Explanation(image=image, method="edge", target=chosen, target_name=name, heatmap=heat,
                        params={"control": "sobel"})

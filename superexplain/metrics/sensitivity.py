@@ -32,6 +32,8 @@ def default_ns(num_features: int, points: int = 16) -> np.ndarray:
 def _check_ns(ns: Any, num_features: int) -> np.ndarray:
     if ns is None:
         return default_ns(num_features)
+    if callable(ns):  # sizes that depend on the feature count (faithfulness_correlation's fraction)
+        ns = ns(num_features)
     values = np.atleast_1d(np.asarray(ns))
     if values.size == 0 or values.dtype.kind not in "iu" and not (
             values.dtype.kind == "f" and np.all(values == np.round(values))):
@@ -76,8 +78,9 @@ def sensitivity_n(model: Any, image: Any, explanation: Any = None, ns: Any = Non
         evaluated on the *same* random subsets. A batch: a list with one explanation per image,
         or a dict ``{name: list}``.
     ns : sequence of int, optional
-        Subset sizes, each in 1..number of features. Default: :func:`default_ns` of the
-        smallest feature count (16 log-spaced values from 1 to 80% of the features).
+        Subset sizes, each in 1..number of features, or a callable (smallest feature count ->
+        sizes). Default: :func:`default_ns` of the smallest feature count (16 log-spaced values
+        from 1 to 80% of the features).
     num_subsets : int
         Random subsets per n (at least 2; the paper averages 1000 samples).
     features : {"segments", "pixels"}

@@ -1,51 +1,19 @@
 """Model-parameter randomisation test (Adebayo et al., arXiv 1810.03292): does the explanation depend on the weights?"""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from .._progress import progress
-from .._validation import check_choice, describe, seeded_rng
-from ..explanation import Explanation
+from .._validation import check_choice, seeded_rng
 from ..metrics.agreement import SIMILARITIES
 from ..metrics.agreement import similarity as _similarity
+from ._methods import CONTROLS, explainer, method_label
 from ._reinit import check_layers, clone_with_weights, reinitialize_layer
 from ._result import RandomizationResult
 
 __all__ = ["model_randomization", "CONTROLS"]
-
-#: Model-independent "methods" accepted by ``method=``: the test of the test.
-CONTROLS = ("edge",)
-
-
-def _explainer(method: Any) -> Callable:
-    """A function (predictor, images, targets, seed) -> list of (H, W) heatmaps."""
-    if callable(method):
-        def run_callable(predictor, images, targets, seed, options):
-            maps = method(predictor.keras_model, images, targets=targets, **options)
-            return [m.heatmap if isinstance(m, Explanation) else np.asarray(m, dtype=np.float64) for m in maps]
-        return run_callable
-    if not isinstance(method, str):
-        raise TypeError(f"method must be a method name, 'edge' or a callable; got {describe(method)}")
-    if method == "edge":
-        from ..metrics.controls import edge_map
-
-        def run_edge(predictor, images, targets, seed, options):
-            return [edge_map(image, target=int(t)).heatmap for image, t in zip(images, targets)]
-        return run_edge
-    from ..explain import explain
-    from ..registry import METHODS
-
-    check_choice(method, "method", list(METHODS) + list(CONTROLS))
-
-    def run_method(predictor, images, targets, seed, options):
-        # The same seed at every step: a stochastic method's samples stay fixed, only the model changes.
-        out = explain(predictor, images, method=method, target=[int(t) for t in targets], random_state=seed,
-                      verbose=0, **options)
-        out = out if isinstance(out, list) else [out]
-        return [e.heatmap.astype(np.float64) for e in out]
-    return run_method
 
 
 def model_randomization(model: Any, images: Any, method: Any = "gradcam", mode: str = "cascading",
@@ -125,7 +93,7 @@ def model_randomization(model: Any, images: Any, method: Any = "gradcam", mode: 
     batch, _ = predictor.check_images(images, "images")
     rng, seed = seeded_rng(random_state)
     method_seed = int(rng.integers(0, 2**31 - 1))
-    run = _explainer(method)
+    run = explainer(method)
     clone = clone_with_weights(predictor.keras_model)
     chosen = check_layers(clone, layers)[::-1]  # from the output down
     trained = [np.array(w) for w in clone.get_weights()]
@@ -150,7 +118,7 @@ def model_randomization(model: Any, images: Any, method: Any = "gradcam", mode: 
                 scores[measure][step] = [_similarity(a, b, measure) for a, b in zip(original, current)]
             bar.update()
     params = {"mode": mode, "reinit": reinit, "seed": seed,
-              "method": method if isinstance(method, str) else getattr(method, "__name__", "callable"),
+              "method": method_label(method),
               "targets": [int(t) for t in target_list]}
     return RandomizationResult(layers=[layer.name for layer in chosen], scores=scores, original=np.stack(original),
                                maps=np.stack(maps), images=batch, params=params)
