@@ -24,6 +24,7 @@ _PUBLIC = {
     "compare": "superexplain.plotting:compare",
     "format_as_image": "superexplain.plotting:format_as_image",
     "explain_dataset": "superexplain.runner:explain_dataset",
+    "evaluate": "superexplain.evaluation:evaluate",
     "segmentation": "superexplain.segmentation:",
     "metrics": "superexplain.metrics:",
     "sanity": "superexplain.sanity:",

@@ -151,7 +151,9 @@ ROOMS_BELOW = {
                                   "superexplain.cli", "superexplain.runner", "superexplain.gradcam"],
     "superexplain.plotting": ["superexplain.models", "superexplain.gradcam", "superexplain.perturbation",
                               "superexplain.cli", "superexplain.runner"],
-    "superexplain.metrics": ["superexplain.cli", "superexplain.sanity"],
+    "superexplain.metrics": ["superexplain.cli", "superexplain.sanity", "superexplain.evaluation"],
+    "superexplain.sanity": ["superexplain.cli", "superexplain.evaluation"],
+    "superexplain.evaluation": ["superexplain.cli"],
 }
 
 

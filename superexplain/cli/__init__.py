@@ -1,4 +1,4 @@
-"""The `superexplain` command line: demo, explain, superpixels, compare and sanity over the public library calls."""
+"""The `superexplain` command line: demo, explain, superpixels, compare, sanity, evaluate over the public library calls."""
 from __future__ import annotations
 
 import os
@@ -32,13 +32,13 @@ def build_parser() -> Parser:
     'superpixels'
     """
     from .. import __version__
-    from . import _compare, _demo, _explain, _sanity, _superpixels
+    from . import _compare, _demo, _evaluate, _explain, _sanity, _superpixels
 
     parser = Parser(prog=PROG, description=DESCRIPTION, formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     common, model_input = common_options(), model_input_options()
-    for module in (_demo, _explain, _superpixels, _compare, _sanity):
+    for module in (_demo, _explain, _superpixels, _compare, _sanity, _evaluate):
         module.add_parser(subparsers, common=common, model_input=model_input, formatter_class=HelpFormatter)
     return parser
 
@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(None if argv is None else list(argv))
     if args.command is None:
-        parser.error("choose a command: demo, explain, superpixels, compare or sanity")
+        parser.error("choose a command: demo, explain, superpixels, compare, sanity or evaluate")
     summary = Summary(args.command)
     _WARNINGS.clear()
     try:
