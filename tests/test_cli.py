@@ -12,7 +12,7 @@ import pytest
 from superexplain import image_files as _io
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SUBCOMMANDS = ("demo", "explain", "superpixels", "compare", "sanity")
+SUBCOMMANDS = ("demo", "explain", "superpixels", "compare", "sanity", "evaluate")
 
 
 def run_cli(*args: str, cwd: str | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
