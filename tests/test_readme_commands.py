@@ -2,7 +2,8 @@
 
 The folder gets the bundled demo model as ``model.keras``, the demo's class names as
 ``labels.txt``, and planted-shapes images wherever a command names an image or a folder
-(``cat.jpg``, ``photos/``, ``images/``, ``big_folder/``); the commands themselves are not edited.
+(``cat.jpg``, ``photos/``, ``images/``, ``big_folder/``) and the object masks of ``images/`` in ``masks/``;
+the commands themselves are not edited.
 """
 from __future__ import annotations
 
@@ -49,12 +50,16 @@ def workdir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("readme")
     shutil.copy(DEMO_MODEL_PATH, folder / "model.keras")
     (folder / "labels.txt").write_text("\n".join(CLASS_NAMES) + "\n")
-    images = (make_shapes(4, seed=5).images * 255).round().astype(np.uint8)
+    shapes = make_shapes(4, seed=5)
+    images = (shapes.images * 255).round().astype(np.uint8)
     Image.fromarray(images[0]).save(folder / "cat.jpg", quality=95)
     for name in ("photos", "images", "big_folder"):
         (folder / name).mkdir()
         for index, image in enumerate(images[1:]):
             Image.fromarray(image).save(folder / name / f"shape{index}.png")
+    (folder / "masks").mkdir()  # the object masks of images/, matched by file name (superexplain evaluate --masks)
+    for index, mask in enumerate(shapes.masks[1:]):
+        Image.fromarray(mask.astype(np.uint8) * 255).save(folder / "masks" / f"shape{index}.png")
     return folder
 
 
