@@ -21,6 +21,21 @@ def test_logits_of_a_dense_softmax_head_reproduce_the_output(softmax_cnn, rng):
     np.testing.assert_allclose(logits, features @ kernel + bias, rtol=1e-5, atol=1e-6)
 
 
+def test_logits_follow_the_weights_after_the_graph_was_built(keras, rng):
+    # a regression: the Dense head's kernel was frozen into the logits graph when it was first built,
+    # so re-initialising the output layer (the randomisation check's first step) left the logits as they were
+    inputs = keras.Input((2, 3, 1))
+    flat = keras.layers.Flatten()(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax", name="head")(flat))
+    predictor = as_predictor(model)
+    x = rng.random((4, 2, 3, 1)).astype(np.float32)
+    predictor.predict(x, output="logits")  # builds and caches the logits graph
+    kernel, bias = rng.normal(size=(6, 3)).astype(np.float32), rng.normal(size=3).astype(np.float32)
+    model.get_layer("head").set_weights([kernel, bias])
+    np.testing.assert_allclose(predictor.predict(x, output="logits"), x.reshape(4, 6) @ kernel + bias,
+                               rtol=1e-5, atol=1e-6)
+
+
 def test_separate_softmax_layer_and_nested_model_expose_logits(keras, rng):
     keras.utils.set_random_seed(0)
     inner = keras.Sequential([keras.Input((6, 6, 2)), keras.layers.Flatten(), keras.layers.Dense(3),
