@@ -172,15 +172,9 @@ def _references(predictor, image, segments, target, outputs, num_samples, seed=1
 
     sample = draw_masks("bernoulli", np.random.default_rng(seed), num_samples, int(segments.max()) + 1)
     masker = _masker(image, segments)
-    references, responses = {}, {}
-    if set(outputs) == {"logits", "output"} and predictor.score_kind("output") == "probability":
-        # one pass for both: the probabilities are the softmax of the logits (in float64)
-        logits = score_masks(predictor, masker, sample.masks, None, "logits", 0).astype(np.float64)
-        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-        responses = {"logits": logits[:, target], "output": (shifted / shifted.sum(axis=1, keepdims=True))[:, target]}
-    for output in outputs:
-        response = responses[output] if output in responses else score_masks(
-            predictor, masker, sample.masks, None, output, 0)[:, target].astype(np.float64)
+    references = {}
+    for output in outputs:  # each from the model's own output: the function the compared runs explain
+        response = score_masks(predictor, masker, sample.masks, None, output, 0)[:, target].astype(np.float64)
         fit = _fit(sample.masks, response, sample.clusters)
         references[output] = (np.asarray(fit.coef), np.asarray(fit.coef_se))
     return references
@@ -257,7 +251,8 @@ def _screen_image(predictor, index, image, segments, scores, reference_samples):
         gap, gap_se = float(coef[fifth] - coef[sixth]), float(np.hypot(se[fifth], se[sixth]))
         cases.append({"score": score, "index": index, "image": image, "segments": segments,
                       "target": target, "probability": float(probabilities[target]), "coef": coef, "se": se,
-                      "gap": gap, "gap_se": gap_se, "determined": gap >= 2 * gap_se})
+                      # a gap of exactly 0 (a model whose score no masking changes) decides nothing
+                      "gap": gap, "gap_se": gap_se, "determined": gap > 0 and gap >= 2 * gap_se})
     return cases
 
 
