@@ -454,3 +454,13 @@ def test_a_batch_of_images_gives_image_major_explanations_with_per_image_segment
     with pytest.raises(ValueError, match="segments"):
         superexplain.explain(model, np.stack([image, other]), method="lime", segments=stacked_segments[:1],
                              num_samples=20, verbose=0)
+
+
+@pytest.mark.parametrize("method", ["lime", "kernelshap"])
+def test_a_model_that_ignores_the_superpixels_gets_a_warning_not_a_silent_blank_map(scene, method):
+    image, segments = scene
+    constant = lambda batch: np.tile([[0.25, 0.75]], (len(batch), 1))  # noqa: E731
+    with pytest.warns(RuntimeWarning, match="does not respond to the superpixels"):
+        e = superexplain.explain(constant, image, method=method, segments=segments, target=1, num_samples=200,
+                                 random_state=0, verbose=0)
+    assert np.abs(e.weights).max() < 1e-12  # zero up to round-off

@@ -7,6 +7,7 @@ weights and fit on these pieces; the batches go through the adapter's one batch 
 from __future__ import annotations
 
 import bisect
+import warnings
 from collections.abc import Sequence
 from typing import Any, Callable, NamedTuple
 
@@ -219,3 +220,18 @@ def check_common(num_samples: Any, batch_size: Any, score: Any, name: str = "num
         check_int(batch_size, "batch_size", 1)
     check_choice(score, "score", SCORES)
     return num_samples
+
+
+def warn_if_constant(method: str, scores: np.ndarray, target: int, index: int, score_kind: str) -> None:
+    """Warn when no perturbation changed the target's score: every weight is then 0 and the map says nothing.
+
+    An untrained 1000-class network's float32 probabilities, for one, are exactly 0.001 whatever is
+    hidden; its logits still move.
+    """
+    column = np.asarray(scores)[:, target]
+    if column.size > 1 and np.ptp(column) == 0:
+        hint = " (explain the logits instead: score='logit')" if score_kind == "probability" else ""
+        warnings.warn(f"{method}: the {score_kind} of class {target} is {float(column[0]):.6g} for every perturbed "
+                      f"sample of image {index}: the model does not respond to the superpixels, so every weight is "
+                      f"0{hint}", RuntimeWarning, stacklevel=3)
+

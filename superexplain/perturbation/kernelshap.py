@@ -10,7 +10,7 @@ from .._validation import check_float, check_int, image_random_states
 from ..explanation import Explanation
 from ..models.score_targets import use_score_target
 from .engine import (check_common, first_sample_targets, masked_copies, paint, per_image_segments, resolve_segments,
-                      score_masks, score_perturbations, unperturbed_targets)
+                     score_masks, score_perturbations, unperturbed_targets, warn_if_constant)
 from .masking import SegmentMasker
 from ._hide import describe_hide, hide_image
 from .samplers import MaskSample, shapley_masks
@@ -191,6 +191,7 @@ def run_kernelshap(predictor, images: np.ndarray, *, targets: Any = None, top_la
         }
         for target, (phi, phi_se, base, r2) in zip(target_lists[index],
                                                    fit(sample, sample_weights, scores, target_lists[index])):
+            warn_if_constant("kernelshap", scores, target, index, score_kind)
             if exact:  # every coalition was evaluated: no sampling error
                 phi_se = np.zeros_like(phi)
             explanations.append(Explanation(

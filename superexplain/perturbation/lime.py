@@ -9,7 +9,7 @@ from .._validation import check_choice, check_float, check_int, image_random_sta
 from ..explanation import Explanation
 from ..models.score_targets import use_score_target
 from .engine import (check_common, first_sample_targets, masked_copies, paint, per_image_segments, resolve_segments,
-                      score_masks, score_perturbations, unperturbed_targets)
+                     score_masks, score_perturbations, unperturbed_targets, warn_if_constant)
 from .masking import SegmentMasker
 from ._hide import describe_hide, hide_image
 from .samplers import SAMPLERS, draw_masks
@@ -182,6 +182,7 @@ def run_lime(predictor, images: np.ndarray, *, targets: Any = None, top_labels: 
             "max_samples": cap if automatic else None,
         }
         for target, (weights, errors, fit_) in zip(target_lists[index], fits):
+            warn_if_constant("lime", scores, target, index, score_kind)
             explanations.append(Explanation(
                 image=images[index], method="lime", target=target, heatmap=paint(weights, labels),
                 target_name=predictor.class_name(target), score=float(scores[0, target]), segments=labels,
