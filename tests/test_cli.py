@@ -385,6 +385,8 @@ def test_demo_writes_figure_grid_and_sanity_summary(tmp_path):
     assert set(record["sanity"]["pointing_game"]) == {"gradcam", "lime", "random"}
     assert set(record["sanity"]["deletion_auc"]) == {"gradcam", "lime", "random"}
     assert "Grad-CAM and LIME agree" in (tmp_path / "demo" / "summary.md").read_text()
+    assert record["lime_num_samples"] == 100 and [e["lime_samples_used"] for e in record["explanations"]] == [100, 100]
+    assert "(100 samples, seed 0)" in (tmp_path / "demo" / "summary.md").read_text()
 
 
 def test_a_two_output_model_needs_output_and_explains_the_one_named(workspace, tmp_path):

@@ -7,13 +7,14 @@ import os
 import numpy as np
 
 from ._common import UsageError, save_figure, wrap
+from ._methods import samples_arg
 from ._model import import_keras
 from ._summary import finite_or_none, write_json
 
 EXAMPLES = """\
 examples:
   superexplain demo
-  superexplain demo --out results/ --images 8 --num-samples 2000 --seed 1
+  superexplain demo --out results/ --images 8 --num-samples 2000 --seed 1   # a fixed LIME run
   superexplain demo --json
 
 Writes into DIR: comparison.png (each image, its Grad-CAM and its LIME explanation),
@@ -32,7 +33,9 @@ def add_parser(subparsers, common, model_input, formatter_class) -> None:
             "LIME, and check the explanations against the known object masks."))
     parser.add_argument("--out", default="superexplain-demo", metavar="DIR", help="folder for the outputs")
     parser.add_argument("--images", type=int, default=4, metavar="N", help="number of demo images (one per class first)")
-    parser.add_argument("--num-samples", type=int, default=1000, metavar="N", help="LIME samples per image")
+    parser.add_argument("--num-samples", type=samples_arg, default="auto", metavar="N",
+                        help="LIME samples per image: 'auto' (the default) stops when the top 5 superpixels are "
+                             "stable; an integer runs exactly that many")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the images, LIME and the random map")
     parser.set_defaults(run=run)
 
@@ -88,7 +91,7 @@ def markdown(summary: dict) -> str:
     """The sanity summary as a short markdown report."""
     lines = ["# superexplain demo", "",
              f"{summary['images']} planted-shapes images, bundled demo CNN; Grad-CAM and LIME "
-             f"({summary['lime_num_samples']} samples, seed {summary['seed']}). "
+             f"({_samples_text(summary)}, seed {summary['seed']}). "
              f"Model accuracy on these images: {summary['accuracy']:.0%}.", ""]
     sanity = summary["sanity"]
     lines += ["## Do Grad-CAM and LIME agree?", "", "| level | " + " | ".join(sanity["agreement"]["pixel"]) + " |",
@@ -110,6 +113,13 @@ def markdown(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def _samples_text(summary: dict) -> str:
+    used = [e["lime_samples_used"] for e in summary["explanations"]]
+    if summary["lime_num_samples"] != "auto":
+        return f"{summary['lime_num_samples']} samples"
+    return f"num_samples='auto': {min(used)}" + (f"-{max(used)}" if max(used) != min(used) else "") + " samples"
+
+
 def _fmt(value) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
@@ -120,7 +130,7 @@ def run(args: argparse.Namespace, summary) -> None:
 
     if args.images < 1:
         raise UsageError(f"--images must be >= 1; got {args.images}")
-    if args.num_samples < 2:
+    if args.num_samples != "auto" and args.num_samples < 2:
         raise UsageError(f"--num-samples must be >= 2; got {args.num_samples}")
     verbose = 0 if args.quiet else 1
     with summary.timed("load_model"):
@@ -148,6 +158,7 @@ def run(args: argparse.Namespace, summary) -> None:
         "explanations": [{"image": i, "true_class": int(labels[i]), "gradcam_target": g.target,
                           "target_name": g.target_name, "gradcam_score": finite_or_none(g.score),
                           "lime_score": finite_or_none(l.score), "lime_local_fit": finite_or_none(l.local_fit),
+                          "lime_samples_used": int(l.params["samples_used"]),
                           "gradcam_layer": g.params.get("layer")}
                          for i, (g, l) in enumerate(zip(gradcam, lime))],
         "sanity": sanity,

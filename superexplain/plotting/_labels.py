@@ -43,6 +43,8 @@ def key_settings(explanation: Explanation, limit: int = 3) -> str:
             value = explanation.params[key]
             if key == "layer":
                 value = short_layer(value)
+            elif value == "auto" and "samples_used" in explanation.params:  # say where the automatic run stopped
+                value = f"auto ({explanation.params['samples_used']})"
             if isinstance(value, float):
                 value = f"{value:.3g}"
             elif isinstance(value, (list, dict)):
