@@ -387,6 +387,11 @@ def test_demo_writes_figure_grid_and_sanity_summary(tmp_path):
     assert "Grad-CAM and LIME agree" in (tmp_path / "demo" / "summary.md").read_text()
     assert record["lime_num_samples"] == 100 and [e["lime_samples_used"] for e in record["explanations"]] == [100, 100]
     assert "(100 samples, seed 0)" in (tmp_path / "demo" / "summary.md").read_text()
+    # the demo's images get the same report as `superexplain evaluate`, linked from the summary
+    report = json.loads((tmp_path / "demo" / "report" / "results.json").read_text())
+    assert report["methods"] == ["gradcam", "lime"] and (tmp_path / "demo" / "report" / "index.html").is_file()
+    assert {"pointing_game", "model_randomization"} <= set(report["table"]) and set(record["best"]) == set(report["best"])
+    assert "report/index.html" in (tmp_path / "demo" / "summary.md").read_text()
 
 
 def test_a_two_output_model_needs_output_and_explains_the_one_named(workspace, tmp_path):

@@ -20,7 +20,8 @@ examples:
 Writes into DIR: comparison.png (each image, its Grad-CAM and its LIME explanation),
 superpixels.png (the superpixel-tuning grid of the first image), summary.json and summary.md
 (agreement between Grad-CAM and LIME, pointing game against the true object masks, deletion AUC
-against a random map). Needs no network: the model and the images ship with superexplain.
+against a random map) and report/ (the evaluation report of `superexplain evaluate` on these
+images: index.html with every check and the controls). Needs no network: the model and the images ship with superexplain.
 """
 
 
@@ -105,6 +106,8 @@ def markdown(summary: dict) -> str:
               "| map | pointing game (higher is better) | deletion AUC (lower is better) |", "|---|---|---|"]
     for name in ("gradcam", "lime", "random"):
         lines.append(f"| {name} | {_fmt(sanity['pointing_game'][name])} | {_fmt(sanity['deletion_auc'][name])} |")
+    lines += ["", "Every check (faithfulness, robustness, localisation, complexity, randomisation) of both methods, "
+              "with the random-map and edge-map controls beside: [report/index.html](report/index.html).", ""]
     lines += ["", f"Pointing game: is the map's maximum on the true object, within "
               f"{sanity['pointing_tolerance_px']:.0f} px (one Grad-CAM cell)? The objects cover "
               f"{_fmt(sanity['mask_area_fraction'])} of the image on average. "
@@ -151,6 +154,15 @@ def run(args: argparse.Namespace, summary) -> None:
                            os.path.join(args.out, "superpixels.png"))
     with summary.timed("sanity"):
         sanity = sanity_summary(model, images, masks, gradcam, lime, args.seed)
+    with summary.timed("report"):
+        # the same report as `superexplain evaluate` on these images: every check, the controls beside
+        tolerance = sanity["pointing_tolerance_px"]
+        report = superexplain.evaluate(
+            model, images, methods=("gradcam", "lime"), masks=masks, out=os.path.join(args.out, "report"),
+            random_state=args.seed,
+            # an explicit --num-samples carries over; with "auto" the checks that re-run LIME keep their cheaper default
+            method_options={"lime": {} if args.num_samples == "auto" else {"num_samples": args.num_samples}},
+            check_options={"pointing_game": {"tolerance": tolerance}}, title="superexplain demo", verbose=verbose)
     predicted = np.array([g.target for g in gradcam])
     record = {
         "images": int(len(images)), "seed": args.seed, "lime_num_samples": args.num_samples,
@@ -161,7 +173,7 @@ def run(args: argparse.Namespace, summary) -> None:
                           "lime_samples_used": int(l.params["samples_used"]),
                           "gradcam_layer": g.params.get("layer")}
                          for i, (g, l) in enumerate(zip(gradcam, lime))],
-        "sanity": sanity,
+        "sanity": sanity, "report": os.path.join(args.out, "report", "index.html"), "best": report.best,
     }
     json_path = write_json(record, os.path.join(args.out, "summary.json"))
     md_path = os.path.join(args.out, "summary.md")
@@ -172,6 +184,7 @@ def run(args: argparse.Namespace, summary) -> None:
     summary.file(grid, "superpixel-tuning grid")
     summary.file(json_path, "sanity summary (JSON)")
     summary.file(md_path, "sanity summary (markdown)")
+    summary.file(record["report"], "evaluation report: every check, the controls beside (open in a browser)")
     agree = sanity["agreement"].get("segment") or sanity["agreement"].get("pixel") or {}
     summary.note(f"Grad-CAM vs LIME Spearman {_fmt(agree.get('spearman'))}; pointing game Grad-CAM "
                  f"{_fmt(sanity['pointing_game']['gradcam'])}, LIME {_fmt(sanity['pointing_game']['lime'])}, "
