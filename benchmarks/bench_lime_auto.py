@@ -10,6 +10,8 @@ import time
 
 import numpy as np
 
+from superexplain.perturbation.stopping import AUTO_DEFAULTS
+
 from ._common import astronaut_224, table
 from .bench_perturbation import (OUR_DESIGNS, _lime_instance, _masker, _ratio_text, _screen, _screen_image,
                                  _stability)
@@ -210,7 +212,7 @@ def run(quick: bool = False) -> str:
         ratios = [float(np.mean(s["used"])) / s["oracle"] for s in rule_bound]
         why.append(f"on {len(rule_bound)} case(s) the floor is below the oracle and the rule itself stops late: used / "
                    f"oracle {min(ratios):.2f}-{max(ratios):.2f} (the rule asks the 5th-6th gap to exceed t x its "
-                   "standard error at z = 2 in every run, stricter than the oracle's 90% of seeds; the oracle is "
+                   f"standard error at z = {AUTO_DEFAULTS['z']:g} in every run, stricter than the oracle's 90% of seeds; the oracle is "
                    "also only resolved to the grid)")
     if cnn_wall < WALL_GOAL and cnn_ratios:
         sample_ratio = _geomean([LIME_DEFAULT / float(np.mean(s["used"])) for s in goal if s["model"] == "demo CNN"])
