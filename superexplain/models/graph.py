@@ -101,37 +101,6 @@ class LayerCall:
         return f"LayerCall({self.name!r}, shape={self.shape})"
 
 
-_DENSE_LOGITS: list = []
-
-
-def _dense_logits_class():
-    """A layer computing a Dense layer's scores before its activation, reading its weights at every call.
-
-    Written into the graph as plain ops, ``layer.kernel`` would be read once, when the graph is
-    built, and frozen into it: the logits would then ignore any later change of the weights
-    (fine-tuning, or the randomisation sanity check re-initialising the output layer).
-    """
-    if not _DENSE_LOGITS:
-        import keras
-        from keras import ops
-
-        class DenseLogits(keras.layers.Layer):
-            def __init__(self, dense, **kwargs):
-                super().__init__(dtype="float32", **kwargs)
-                self.dense = dense  # the model's own layer: its variables, never a copy
-
-            def call(self, features):
-                # float32 throughout, so that a mixed-precision head gives float32 logits
-                scores = ops.matmul(ops.cast(features, "float32"), ops.cast(self.dense.kernel, "float32"))
-                return scores + ops.cast(self.dense.bias, "float32") if self.dense.use_bias else scores
-
-            def compute_output_shape(self, input_shape):
-                return tuple(input_shape[:-1]) + (self.dense.units,)
-
-        _DENSE_LOGITS.append(DenseLogits)
-    return _DENSE_LOGITS[0]
-
-
 def _pre_activation(layer, args: tuple, activation: str | None):
     """The symbolic scores before ``layer``'s softmax/sigmoid, in float32; None where not reachable."""
     import keras
@@ -141,7 +110,9 @@ def _pre_activation(layer, args: tuple, activation: str | None):
         return None
     features = args[0]
     if isinstance(layer, keras.layers.Dense):
-        return _dense_logits_class()(layer)(features)
+        from .dense_logits import dense_logits_class
+
+        return dense_logits_class()(layer)(features)
     if isinstance(layer, (keras.layers.Activation, keras.layers.Softmax)) or not isinstance(layer, keras.layers.Layer):
         return ops.cast(features, "float32")
     return None
