@@ -50,8 +50,11 @@ def image_folder(tmp_path_factory):
 
 def test_ctrl_c_keeps_finished_images_and_the_rerun_finishes_them_identically(image_folder, tmp_path):
     interrupted, whole = tmp_path / "interrupted", tmp_path / "whole"
+    # SIGINT's default action restored in the child: a test run started in the background by a shell
+    # without job control inherits an *ignored* SIGINT, and Python then never raises KeyboardInterrupt
     process = subprocess.Popen(_command(image_folder, interrupted), env=_env(), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
     while _done_lines(interrupted) < 2 and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
