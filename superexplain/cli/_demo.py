@@ -159,9 +159,7 @@ def run(args: argparse.Namespace, summary) -> None:
         tolerance = sanity["pointing_tolerance_px"]
         report = superexplain.evaluate(
             model, images, methods=("gradcam", "lime"), masks=masks, out=os.path.join(args.out, "report"),
-            random_state=args.seed,
-            # an explicit --num-samples carries over; with "auto" the checks that re-run LIME keep their cheaper default
-            method_options={"lime": {} if args.num_samples == "auto" else {"num_samples": args.num_samples}},
+            random_state=args.seed, method_options={"lime": {"num_samples": args.num_samples}},
             check_options={"pointing_game": {"tolerance": tolerance}}, title="superexplain demo", verbose=verbose)
     predicted = np.array([g.target for g in gradcam])
     record = {

@@ -19,7 +19,8 @@ __all__ = ["evaluate", "DEFAULT_METHODS"]
 
 DEFAULT_METHODS = ("gradcam", "lime", "integrated_gradients")
 #: Samples of a perturbation method (LIME, KernelSHAP, RISE) when a robustness or randomisation check re-runs it,
-#: unless ``method_options`` sets ``num_samples``: each re-run explains every image again, several times.
+#: unless ``method_options`` sets an integer ``num_samples`` ("auto", the default, counts as unset): each re-run
+#: explains every image again, several times.
 RERUN_NUM_SAMPLES = 200
 
 
@@ -122,7 +123,8 @@ def _rerun_options(methods: list[str], method_options: dict) -> dict:
     out = {}
     for method in methods:
         options = dict(method_options[method])
-        if method_info(method).family == "perturbation" and "num_samples" not in options:
+        # "auto" is the methods' default: a re-run treats it as unset, like an omitted num_samples
+        if method_info(method).family == "perturbation" and options.get("num_samples", "auto") == "auto":
             options["num_samples"] = RERUN_NUM_SAMPLES
         options.pop("batch_size", None)
         out[method] = options
@@ -193,7 +195,7 @@ def evaluate(model: Any, images: Any, methods: Any = DEFAULT_METHODS, *, out: st
     rerun_images : int
         The checks that run the method again (max-sensitivity, random logit, randomisation) use the
         first ``rerun_images`` images only (default 4), and perturbation methods with
-        ``num_samples=200`` unless ``method_options`` sets it; the other images are NaN there.
+        ``num_samples=200`` unless ``method_options`` sets an integer; the other images are NaN there.
     train_fn : callable, optional
         ``(images, labels, seed) -> model`` of the same architecture: enables data randomisation
         (:func:`superexplain.sanity.data_randomization`); needs ``train_data``. Trained once, on
