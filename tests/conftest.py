@@ -46,3 +46,15 @@ def softmax_cnn(keras):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(scope="module")
+def ray_started():
+    """A local Ray with 2 CPUs, as explain_dataset starts it, for one test module."""
+    from superexplain.runner import ray_backend
+
+    ray = ray_backend.import_ray()
+    started = ray_backend.start_ray(ray, None, 2, 0)
+    yield ray
+    if started:
+        ray.shutdown()

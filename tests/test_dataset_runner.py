@@ -530,17 +530,6 @@ def test_corrupt_image_in_a_directory_is_reported_and_the_run_goes_on(demo_model
 
 
 # ---------------------------------------------------------------------------------------- ray
-@pytest.fixture(scope="module")
-def ray_started():
-    from superexplain.runner import ray_backend
-
-    ray = ray_backend.import_ray()
-    started = ray_backend.start_ray(ray, None, 2, 0)  # a local Ray with 2 CPUs, as explain_dataset starts it
-    yield ray
-    if started:
-        ray.shutdown()
-
-
 @pytest.mark.parametrize("method", ["gradcam", "lime"])
 def test_ray_backend_writes_the_local_backend_explanations(demo_model, images, local_runs, tmp_path, ray_started,
                                                            method):

@@ -187,3 +187,46 @@ def test_masks_may_be_a_directory_of_images_matched_by_file_name(demo_model, sha
     with pytest.raises(ValueError, match="masks: no mask named shape_2"):
         superexplain.evaluate(demo_model, str(tmp_path / "images"), ["gradcam"], checks=["pointing_game"],
                               masks=str(tmp_path / "masks"), verbose=0)
+
+
+def test_a_model_factory_is_called_once_and_ray_gives_the_local_report(shapes, tmp_path, ray_started, monkeypatch):
+    from superexplain.datasets import load_demo_model
+
+    calls = []
+
+    def factory():
+        calls.append(1)
+        return load_demo_model()
+
+    arguments = dict(methods=["gradcam", "lime"], checks=["sparseness", "deletion_auc", "random_logit"],
+                     method_options={"lime": {"num_samples": 60}}, check_options={"deletion_auc": {"step": 512}},
+                     rerun_images=2, verbose=0)
+    local = superexplain.evaluate(factory, shapes.images, out=tmp_path / "local", **arguments)
+    # one model for every method and check, not a prediction function: a factory takes no images
+    assert len(calls) == 1
+    assert local.data["table"]["random_logit"]["edge"]["mean"] == pytest.approx(1.0)
+    from superexplain.runner import ray_backend
+
+    reports, run_on_ray = [], ray_backend.run_on_ray
+    monkeypatch.setattr(ray_backend, "run_on_ray", lambda *args, **kwargs: reports.append(run_on_ray(*args, **kwargs)))
+    remote = superexplain.evaluate(load_demo_model, shapes.images, out=tmp_path / "ray", backend="ray", **arguments)
+    assert remote.data["settings"]["backend"] == "ray"
+    # both methods ran on the same actors, each of which loaded the model once
+    assert len(reports) == 2 and reports[0]["actors"] == reports[1]["actors"]
+    assert all(loads == 1 for _, loads in reports[1]["actors"])
+    for check in arguments["checks"]:
+        for row, values in local.results[check].values.items():
+            # each image's explanation is the same bit for bit on either backend, so is every number
+            np.testing.assert_array_equal(remote.results[check].values[row], values, err_msg=f"{check}/{row}")
+
+
+def test_rerunning_checks_cap_only_the_auto_sample_count_of_lime_and_kernelshap():
+    from superexplain.evaluation.evaluate import RERUN_NUM_SAMPLES, _rerun_options
+
+    given = {"lime": {}, "kernelshap": {"num_samples": "auto"}, "rise": {"mask_resolution": 4},
+             "occlusion": {"batch_size": 8}, "gradcam": {}}
+    got = _rerun_options(list(given), {"lime": {"num_samples": 500}, **{m: given[m] for m in given if m != "lime"}})
+    assert got["lime"] == {"num_samples": 500}  # an integer the user chose is kept
+    assert got["kernelshap"] == {"num_samples": RERUN_NUM_SAMPLES}
+    # RISE counts masks, not samples: a num_samples option would be refused by it
+    assert got["rise"] == {"mask_resolution": 4} and got["occlusion"] == {} and got["gradcam"] == {}

@@ -260,7 +260,6 @@ def test_the_evaluate_command_has_help_with_examples_and_is_listed(capsys):
 @pytest.mark.parametrize("argv, fragment", [
     (["--methods", "gradcam,nope"], "--methods: unknown method 'nope'"),
     (["--methods", "gradcam,gradcam"], "--methods names 'gradcam' twice"),
-    (["--output", "1"], "--output does not apply to evaluate"),
     (["--checks", "deletion_auc,nope"], "--checks: unknown check 'nope'; choose from deletion_auc,"),
 ])
 def test_evaluate_usage_errors_are_one_line_before_any_model_is_loaded(argv, fragment, capsys):
@@ -310,11 +309,15 @@ def test_evaluate_writes_the_report_and_its_summary_reading_masks_by_name(tmp_pa
 
     monkeypatch.setattr(superexplain, "evaluate", fake_evaluate)
     out = str(tmp_path / "report")
+    (tmp_path / "labels.txt").write_text("cat\ndog\n")
     status = main(["evaluate", str(tmp_path / "model.keras"), str(tmp_path / "images"), "--methods", "gradcam,lime",
-                   "--masks", str(tmp_path / "masks"), "--seed", "3", "--out", out, "--json"])
+                   "--masks", str(tmp_path / "masks"), "--seed", "3", "--out", out, "--json",
+                   "--labels", str(tmp_path / "labels.txt"), "--batch-size", "5"])
     assert status == 0, capsys.readouterr().err
     summary = json.loads(capsys.readouterr().out)
     (model, images, methods, options), = calls
+    # locally the model is loaded once, with the labels and batch size, and every method and check shares it
+    assert model.class_names == ["cat", "dog"] and model.batch_size == 5 and model.keras_model is not None
     assert methods == ("gradcam", "lime") and options["random_state"] == 3 and options["backend"] == "local"
     assert images.shape == (2, 12, 12, 3)  # a.png, b.png: sorted
     np.testing.assert_array_equal(options["masks"], np.stack(expected_masks[::-1]))

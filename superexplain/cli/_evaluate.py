@@ -13,7 +13,7 @@ from superexplain import image_files as _io
 from ._common import UsageError, parse_list, wrap
 from ._inputs import check_inputs, read_all_inputs
 from ._methods import METHOD_CHOICES, seed_arg
-from ._model import load_model, make_predictor
+from ._model import load_model, make_predictor, native_stderr_off, tune_batch_size
 from ._summary import finite_or_none
 
 DEFAULT_METHODS = "gradcam,lime,integrated_gradients"
@@ -35,10 +35,6 @@ faithfulness correlation and complexity (2005.00631), ROAD (2202.00449), max-sen
 (1901.09392), random logit (1912.09818), model randomisation (1810.03292), and with masks the
 pointing game (1608.00507) and relevance mass; each against a random-map and an edge-map control.
 """
-
-#: Model-input flags evaluate cannot honour yet: refused rather than silently ignored.
-_UNUSED_FLAGS = (("output", "--output"), ("batch_size", "--batch-size"), ("labels", "--labels"))
-
 
 def add_parser(subparsers, common, model_input, formatter_class) -> None:
     parser = subparsers.add_parser(
@@ -150,23 +146,28 @@ def run(args: argparse.Namespace, summary) -> None:
 
     methods = parse_methods(args.methods)
     checks = parse_checks(args.checks) if args.checks is not None else None
-    given = [flag for name, flag in _UNUSED_FLAGS if getattr(args, name, None) is not None]
-    if given:
-        raise UsageError(f"{given[0]} does not apply to evaluate: it scores the model's own class output")
     if args.backend == "ray" and importlib.util.find_spec("ray") is None:
         raise ImportError("--backend ray needs Ray, which is not installed; install it with "
                           "pip install 'superexplain[ray]' (or use --backend local)")
-    check_inputs(args.images)
+    class_names = check_inputs(args.images, args.labels)
     with summary.timed("load_model"):
         model = load_model(args.model, args.debug)
-        predictor = make_predictor(model)
+        predictor = make_predictor(model, class_names, args.output, args.batch_size)
     inputs = read_all_inputs(args.images, predictor.input_shape, args.size, args.preprocess)
+    predictor = tune_batch_size(predictor, args.batch_size, inputs.inputs[0], summary)
     masks = read_masks(args.masks, inputs.paths, inputs.inputs.shape[1:3]) if args.masks else None
-    with summary.timed("evaluate"):
-        report = superexplain.evaluate(model, inputs.inputs, methods=tuple(methods), out=args.out, masks=masks,
-                                       checks=checks, random_state=args.seed, backend=args.backend,
-                                       title=f"Evaluation of {os.path.basename(os.path.normpath(args.model))}",
-                                       verbose=0 if args.quiet else 1)
+    quiet_ray = args.backend == "ray" and not (args.verbose or args.debug)
+    if quiet_ray:
+        import ray  # noqa: F401 - imported now, Ray's log handlers write to the stderr silenced below
+    # locally the loaded model serves every method and check; Ray workers load the file themselves
+    given = ({"model": predictor} if args.backend == "local" else
+             {"model": args.model, "class_names": class_names, "output": args.output,
+              "model_batch_size": predictor.batch_size})
+    with summary.timed("evaluate"), native_stderr_off(quiet_ray):
+        report = superexplain.evaluate(
+            images=inputs.inputs, methods=tuple(methods), out=args.out, masks=masks, checks=checks,
+            random_state=args.seed, backend=args.backend, **given,
+            title=f"Evaluation of {os.path.basename(os.path.normpath(args.model))}", verbose=0 if args.quiet else 1)
     # the library saw a loaded model and an array: the report names the files they came from
     report.data.setdefault("settings", {}).update(model=args.model, images=" ".join(args.images))
     with summary.timed("write"):

@@ -1,16 +1,18 @@
 """`evaluate`: explain a set of images with several methods, run every check that applies, collect one report."""
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+import time
 import warnings
-from collections.abc import Mapping
 from typing import Any, Callable
 
 import numpy as np
 
 from .._progress import progress
 from .._validation import check_choice, check_int, describe
+from .arguments import check_checks, check_methods, check_nested, resolve_models
 from .checks import CHECKS, CONTROLS, CheckOutput, Context
 from .masks import check_masks, is_mask_directory
 from .report import EvaluationReport, build_data
@@ -18,74 +20,42 @@ from .report import EvaluationReport, build_data
 __all__ = ["evaluate", "DEFAULT_METHODS"]
 
 DEFAULT_METHODS = ("gradcam", "lime", "integrated_gradients")
-#: Samples of a perturbation method (LIME, KernelSHAP, RISE) when a robustness or randomisation check re-runs it,
+#: Samples of LIME and KernelSHAP when a robustness or randomisation check re-runs it,
 #: unless ``method_options`` sets an integer ``num_samples`` ("auto", the default, counts as unset): each re-run
 #: explains every image again, several times.
 RERUN_NUM_SAMPLES = 200
 
 
-def _check_methods(methods: Any) -> list[str]:
-    from ..registry import METHODS
-
-    names = [methods] if isinstance(methods, str) else methods
-    if not isinstance(names, (list, tuple)) or not names:
-        raise TypeError(f"methods must be a method name or a non-empty list of names; got {describe(methods)}")
-    for name in names:
-        if not isinstance(name, str) or name not in METHODS:
-            raise ValueError(f"methods must name methods of superexplain.explain ({', '.join(METHODS)}); "
-                             f"got {name!r}")
-        if name in CONTROLS:
-            raise ValueError(f"methods may not include {name!r}: it is the name of a control row")
-    if len(set(names)) != len(names):
-        raise ValueError(f"methods must not repeat a name; got {list(names)}")
-    return list(names)
-
-
-def _check_checks(checks: Any) -> list[str] | None:
-    if checks is None:
-        return None
-    names = [checks] if isinstance(checks, str) else checks
-    if not isinstance(names, (list, tuple)) or not names:
-        raise TypeError(f"checks must be None, a check name or a non-empty list of names; got {describe(checks)}")
-    for name in names:
-        if not isinstance(name, str) or name not in CHECKS:
-            raise ValueError(f"checks must name checks among {', '.join(CHECKS)}; got {name!r}")
-    return [name for name in CHECKS if name in names]  # the report's column order
-
-
-def _check_nested(value: Any, name: str, keys: list[str]) -> dict:
-    if value is None:
-        return {key: {} for key in keys}
-    if not isinstance(value, Mapping):
-        raise TypeError(f"{name} must be a dict {{name: {{option: value}}}}; got {describe(value)}")
-    for key, options in value.items():
-        if key not in keys:
-            raise ValueError(f"{name} has an entry for {key!r}, which is not among {keys}")
-        if not isinstance(options, Mapping):
-            raise TypeError(f"{name}[{key!r}] must be a dict of options; got {describe(options)}")
-    return {key: dict(value.get(key, {})) for key in keys}
-
-
 def _explain(model: Any, images: Any, methods: list[str], out: str, backend: str, targets: Any, seed: int,
-             method_options: dict, verbose: int) -> tuple[dict, list]:
+             method_options: dict, verbose: int, extra: dict) -> tuple[dict, list]:
     """Each method through explain_dataset into ``out/explanations/<method>`` (resumed when done before)."""
     from ..runner import explain_dataset
 
-    maps, ids = {}, []
+    maps, ids, seconds = {}, [], {}
     for method in methods:
+        start = time.perf_counter()
         result = explain_dataset(model, images, method, out=os.path.join(out, "explanations", method),
                                  backend=backend, targets=targets, random_state=seed, verbose=verbose,
-                                 **method_options[method])
+                                 **extra, **method_options[method])
         explanations = [explanation for _, explanation in result.pairs()]
         indices = [record["index"] for record in result.done]
         if len(set(indices)) != len(indices):
             raise ValueError("evaluate explains one target per image; give targets= with one class per image")
         maps[method] = [explanations[k] for k in np.argsort(indices)]
+        seconds[method] = round(time.perf_counter() - start, 3)
         ids = [result.done[k]["id"] for k in np.argsort(indices)]
         if result.failed:
             raise ValueError(f"method {method!r} could not explain {len(result.failed)} image(s): "
                              f"{result.failed[0].get('error')}")
-    return maps, ids
+    return maps, ids, seconds
+
+
+def _actors(backend: str):
+    if backend != "ray":
+        return contextlib.nullcontext()
+    from ..runner.ray_backend import shared_actors
+
+    return shared_actors()
 
 
 def _controls(maps: dict, methods: list[str], seed: int) -> tuple[dict, str]:
@@ -123,8 +93,11 @@ def _rerun_options(methods: list[str], method_options: dict) -> dict:
     out = {}
     for method in methods:
         options = dict(method_options[method])
-        # "auto" is the methods' default: a re-run treats it as unset, like an omitted num_samples
-        if method_info(method).family == "perturbation" and options.get("num_samples", "auto") == "auto":
+        # LIME's and KernelSHAP's default "auto" stops when the ranking is stable: a re-run treats it as unset
+        # (RISE's num_masks and occlusion's windows keep their defaults)
+        info = method_info(method)
+        if (info.family == "perturbation" and info.samples_option == "num_samples"
+                and options.get("num_samples", "auto") == "auto"):
             options["num_samples"] = RERUN_NUM_SAMPLES
         options.pop("batch_size", None)
         out[method] = options
@@ -147,7 +120,9 @@ def evaluate(model: Any, images: Any, methods: Any = DEFAULT_METHODS, *, out: st
              masks: Any = None, checks: Any = None, targets: Any = None, random_state: int = 0,
              backend: str = "local", num_subsets: int = 30, method_options: dict | None = None,
              check_options: dict | None = None, rerun_images: int = 4, train_fn: Callable | None = None,
-             train_data: tuple | None = None, title: str | None = None, verbose: int | bool = 1) -> EvaluationReport:
+             train_data: tuple | None = None, class_names: Any = None, output: Any = None,
+             model_batch_size: int | None = None, title: str | None = None,
+             verbose: int | bool = 1) -> EvaluationReport:
     """Explain ``images`` with every method, run every check that applies against two controls, write one report.
 
     The methods run through :func:`superexplain.explain_dataset` into ``out/explanations/<method>/``,
@@ -165,8 +140,12 @@ def evaluate(model: Any, images: Any, methods: Any = DEFAULT_METHODS, *, out: st
 
     Parameters
     ----------
-    model : keras.Model, path or callable
-        As for :func:`superexplain.explain_dataset`.
+    model : keras.Model, Predictor, path or callable
+        As for :func:`superexplain.explain_dataset`: a Keras model, a model file or SavedModel
+        directory, a zero-argument factory that builds the model, or (local backend) a callable
+        ``images -> scores`` (then only the checks that need no Keras model run). Locally it is
+        loaded once for every method and check; with ``backend="ray"`` each worker loads its own
+        copy for the explanations and the checks run here.
     images : array_like (N, H, W, C), directory, glob or list of image files
     methods : str or sequence of str
         Method names of :func:`superexplain.explain`.
@@ -194,7 +173,7 @@ def evaluate(model: Any, images: Any, methods: Any = DEFAULT_METHODS, *, out: st
         ``{check: {option: value}}`` overriding a check's settings (recorded in ``data["settings"]``).
     rerun_images : int
         The checks that run the method again (max-sensitivity, random logit, randomisation) use the
-        first ``rerun_images`` images only (default 4), and perturbation methods with
+        first ``rerun_images`` images only (default 4), and LIME and KernelSHAP with
         ``num_samples=200`` unless ``method_options`` sets an integer; the other images are NaN there.
     train_fn : callable, optional
         ``(images, labels, seed) -> model`` of the same architecture: enables data randomisation
@@ -202,6 +181,11 @@ def evaluate(model: Any, images: Any, methods: Any = DEFAULT_METHODS, *, out: st
         the permuted labels; ``model`` is the true-label model it is compared with.
     train_data : (images, labels), optional
         The training set whose labels are permuted.
+    class_names : list or dict, optional
+    output : int or str, optional
+        The output holding the class scores, for a model with several.
+    model_batch_size : int, optional
+        Images per model call (default 64). As for :func:`superexplain.models.as_predictor`.
     title : str, optional
     verbose : int or bool
         Progress bars (explanations, then checks), on stderr.
@@ -222,16 +206,14 @@ def evaluate(model: Any, images: Any, methods: Any = DEFAULT_METHODS, *, out: st
     >>> sorted(report.data["table"]["pointing_game"]), report.best["sparseness"]
     (['edge', 'gradcam', 'random'], 'gradcam')
     """
-    from ..models import as_predictor
-
-    methods = _check_methods(methods)
-    names = _check_checks(checks)
+    methods = check_methods(methods)
+    names = check_checks(checks)
     backend = check_choice(backend, "backend", ("local", "ray"))
     seed = check_int(random_state, "random_state", 0)
     num_subsets = check_int(num_subsets, "num_subsets", 2)
     rerun_count = check_int(rerun_images, "rerun_images", 1)
-    options = _check_nested(method_options, "method_options", methods)
-    overrides = _check_nested(check_options, "check_options", list(CHECKS))
+    options = check_nested(method_options, "method_options", methods)
+    overrides = check_nested(check_options, "check_options", list(CHECKS))
     if train_fn is not None and not callable(train_fn):
         raise TypeError(f"train_fn must be a callable (images, labels, seed) -> model; got {describe(train_fn)}")
     if (train_fn is None) != (train_data is None):
@@ -247,12 +229,16 @@ def evaluate(model: Any, images: Any, methods: Any = DEFAULT_METHODS, *, out: st
     if not isinstance(verbose, (bool, int, np.integer)):
         raise TypeError(f"verbose must be an int or a bool; got {describe(verbose)}")
     verbose = int(verbose)
+    if model_batch_size is not None:
+        model_batch_size = check_int(model_batch_size, "model_batch_size", 1)
+    explained_model, predictor, extra = resolve_models(model, backend, class_names, output, model_batch_size)
     report_dir = None if out is None else os.path.abspath(os.fspath(out))
     work_dir = report_dir if report_dir is not None else tempfile.mkdtemp(prefix="superexplain-evaluate-")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        maps, ids = _explain(model, images, methods, work_dir, backend, targets, seed, options, verbose)
-        predictor = as_predictor(model)
+        with _actors(backend):  # on Ray, every method's run reuses the same actors and their loaded models
+            maps, ids, explain_seconds = _explain(explained_model, images, methods, work_dir, backend, targets, seed,
+                                                  options, verbose, extra)
         first = maps[methods[0]]
         batch = np.stack([e.image for e in first])
         masks = check_masks(masks, len(batch), batch.shape[1:3], ids if isinstance(images, (str, os.PathLike, list)) else None)
@@ -267,18 +253,24 @@ def evaluate(model: Any, images: Any, methods: Any = DEFAULT_METHODS, *, out: st
         context = Context(predictor, batch, np.array([e.target for e in first]), maps, masks, seed, settings_by_check,
                           _rerun_options(methods, options), np.arange(min(rerun_count, len(batch))), train)
         outputs: dict[str, CheckOutput] = {}
+        check_seconds = {}
         with progress(len(applied), "evaluate", verbose) as bar:
             for name in applied:
                 check = CHECKS[name]
                 rows = methods + [c for c in CONTROLS if c in check.controls]
+                start = time.perf_counter()
                 outputs[name] = check.compute(context, rows, settings_by_check[name])
+                check_seconds[name] = round(time.perf_counter() - start, 3)
                 bar.update()
     settings = {"model": describe(model) if not isinstance(model, (str, os.PathLike)) else os.fspath(model),
                 "images": images if isinstance(images, str) else len(batch), "methods": methods,
                 "method_options": {m: options[m] for m in methods}, "seed": seed, "backend": backend,
+                "model_batch_size": predictor.batch_size,
                 "score": "logit", "num_subsets": num_subsets, "random_control": random_how,
                 "rerun_images": int(len(context.rerun_images)), "rerun_method_options": context.method_options,
-                "checks": settings_by_check, "masks": masks is not None}
+                "checks": settings_by_check, "masks": masks is not None,
+                # wall time of each method's explanations (a resumed run reads them back) and of each check
+                "seconds": {"explain": explain_seconds, "checks": check_seconds}}
     messages = skipped + [f"{w.category.__name__}: {w.message}" for w in caught]
     data = build_data(title or "Explanation evaluation", settings, methods, applied, outputs, context, messages)
     report = EvaluationReport(data, out=None, results=outputs, explanations=maps)

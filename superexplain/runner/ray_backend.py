@@ -1,13 +1,15 @@
 """The Ray backend: units of images flow to a pool of long-lived Ray actors that each load the model once."""
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 import os
 import pickle
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-__all__ = ["import_ray", "start_ray", "run_on_ray", "ExplainActor"]
+__all__ = ["import_ray", "start_ray", "run_on_ray", "ExplainActor", "shared_actors"]
 
 _INSTALL = 'pip install "superexplain[ray]"'
 #: Images of in-memory sources in flight on Ray at once, in bytes: bounds the object store's share
@@ -18,6 +20,8 @@ CHUNK_BYTES = 256 * 2**20
 UNITS_PER_ACTOR = 2
 #: Models this process has built for an actor (read through ``ExplainActor.model_loads``).
 _MODEL_LOADS = 0
+#: The open :func:`shared_actors` blocks, innermost last: each maps a model and resources to its live actors.
+_SHARED: list[dict] = []
 
 
 def import_ray():
@@ -35,7 +39,6 @@ class ExplainActor:
     """A Ray actor: builds its own Predictor once, then explains one unit per call, for the whole run."""
 
     def __init__(self, model_spec: tuple, plan: Any) -> None:
-        global _MODEL_LOADS
         # TensorFlow keeps its default thread pools: their size can change the last bits of a
         # convolution, and the results must equal the local backend's on the same machine
         import tensorflow as tf
@@ -45,12 +48,22 @@ class ExplainActor:
                 tf.config.experimental.set_memory_growth(gpu, True)
             except RuntimeError:  # TensorFlow already initialised the device: keep its setting
                 pass
+        self.model_spec, self.built_for, self.explainer = model_spec, None, None
+        self.use_plan(plan)
+
+    def use_plan(self, plan: Any) -> None:
+        """Explain with ``plan`` from now on; the model is built again only if its class names, output or
+        batch size changed (an actor kept by :func:`shared_actors` serves the next method this way)."""
+        global _MODEL_LOADS
         from .model_spec import build_predictor
         from .worker import UnitExplainer
 
-        predictor = build_predictor(model_spec, plan.class_names, plan.output, plan.model_batch_size)
-        _MODEL_LOADS += 1
-        self.explainer = UnitExplainer(predictor, plan)
+        wanted = (plan.class_names, plan.output, plan.model_batch_size)
+        if self.built_for is None or self.built_for[0] != wanted:
+            predictor = build_predictor(self.model_spec, *wanted)
+            _MODEL_LOADS += 1
+            self.built_for = (wanted, predictor)
+        self.explainer = UnitExplainer(self.built_for[1], plan)
 
     def explain(self, unit: bytes) -> bytes:
         """One pickled unit's pickled results."""
@@ -86,6 +99,49 @@ def start_ray(ray, ray_address: str | None, num_workers: int | None, verbose: in
     return True
 
 
+@contextlib.contextmanager
+def shared_actors(ray_address: str | None = None, num_workers: int | None = None, verbose: int = 0) -> Iterator[None]:
+    """Inside the block, Ray runs keep their actors for the next run with the same model and resources.
+
+    Each :func:`superexplain.explain_dataset` call on Ray otherwise starts its own actors, and each
+    imports TensorFlow and loads the model (seconds per actor); several methods on one model (as
+    :func:`superexplain.evaluate` runs them) then pay that once. Ray is started on entry unless it
+    is running (``ray_address``, ``num_workers`` and ``verbose`` as for ``explain_dataset``), and the
+    actors are stopped on exit, and Ray too if the block started it. Not thread-safe: one block per
+    driver thread.
+
+    Examples
+    --------
+    Three methods, one model load per actor (starting Ray takes seconds, so this is not run here):
+
+    >>> from superexplain.runner.ray_backend import shared_actors
+    >>> with shared_actors(num_workers=2):  # doctest: +SKIP
+    ...     for method in ("gradcam", "saliency", "lime"):
+    ...         superexplain.explain_dataset("model.keras", "images/", method, out=f"runs/{method}",
+    ...                                      backend="ray", num_workers=2)
+    """
+    ray = import_ray()
+    started = start_ray(ray, ray_address, num_workers, verbose)
+    pool: dict = {}
+    _SHARED.append(pool)
+    try:
+        yield
+    finally:
+        _SHARED.remove(pool)
+        for actors in pool.values():
+            for actor in actors:
+                ray.kill(actor)
+        if started:
+            ray.shutdown()
+
+
+def _pool_key(model_spec: tuple, resources: dict, workers: int) -> tuple:
+    """What must match for a run to reuse actors: the model (a file's bytes by hash), resources, worker count."""
+    kind = model_spec[0]
+    model = hashlib.sha256(model_spec[1]).hexdigest() if kind == "bytes" else model_spec[1]
+    return kind, model, tuple(sorted(resources.items())), workers
+
+
 def _default_workers(ray, resources: dict) -> int:
     cluster = ray.cluster_resources()
     if resources.get("num_gpus"):
@@ -114,8 +170,10 @@ def run_on_ray(units: Iterable[list], model_spec: tuple, plan: Any, write: Calla
     workers = num_workers or _default_workers(ray, resources)
     remote_actor = ray.remote(ExplainActor).options(**resources)
     spec_ref, plan_ref = ray.put(model_spec), ray.put(plan)  # a model file's bytes go to the store once
-    actors: list = []
-    queued: list[int] = []  # units queued per actor
+    pool = _SHARED[-1] if _SHARED else None
+    actors: list = [] if pool is None else pool.setdefault(_pool_key(model_spec, resources, workers), [])
+    ray.get([actor.use_plan.remote(plan_ref) for actor in actors])  # actors kept from an earlier run
+    queued: list[int] = [0] * len(actors)  # units queued per actor
     pending: dict = {}  # object ref -> (position, actor number, bytes)
     finished: dict[int, list[dict]] = {}  # results waiting for an earlier unit's
     written = submitted = in_flight = peak = 0
@@ -153,7 +211,8 @@ def run_on_ray(units: Iterable[list], model_spec: tuple, plan: Any, write: Calla
         loads = ray.get([actor.model_loads.remote() for actor in actors])
         return {"actors": [tuple(load) for load in loads], "units": submitted, "peak_bytes": peak}
     finally:
-        for actor in actors:
-            ray.kill(actor)
+        if pool is None:  # kept actors are stopped when their shared_actors block ends
+            for actor in actors:
+                ray.kill(actor)
         if started:
             ray.shutdown()
