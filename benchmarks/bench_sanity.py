@@ -162,28 +162,11 @@ def _randomization(model, images, settings, figures):
 
 
 def _digits_model(settings):
-    import keras
-    from sklearn.datasets import load_digits
+    from ._digits import digits_data, train_digits
 
-    digits = load_digits()
-    # 8x8 digits in 0..16, upsampled x4 to 32x32 in [0, 1]: background 0, as MNIST's.
-    images = np.kron(digits.images / 16.0, np.ones((4, 4)))[..., None].astype(np.float32)
-    labels = digits.target
-    rng = np.random.default_rng(0)
-    order = rng.permutation(len(images))
+    images, labels, order = digits_data()
     train, test = order[:settings["digits_train"]], order[1500:]
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((32, 32, 1))
-    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu")(inputs)
-    x = keras.layers.MaxPooling2D()(x)
-    x = keras.layers.Conv2D(32, 3, padding="same", activation="relu")(x)
-    x = keras.layers.MaxPooling2D()(x)
-    x = keras.layers.Flatten()(x)
-    x = keras.layers.Dense(64, activation="relu")(x)
-    outputs = keras.layers.Dense(10, activation="softmax", name="predictions")(x)
-    model = keras.Model(inputs, outputs)
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(images[train], labels[train], epochs=settings["digits_epochs"], batch_size=64, verbose=0)
+    model = train_digits(images[train], labels[train], 0, settings["digits_epochs"])
     accuracy = float(model.evaluate(images[test], labels[test], verbose=0)[1])
     return model, images[test], accuracy
 

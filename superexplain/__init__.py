@@ -39,6 +39,7 @@ __all__ = sorted(_PUBLIC)
 # first would leave `superexplain.explain` bound to the module. Binding the function now (a light
 # import: no TensorFlow) keeps `superexplain.explain(...)` the function whatever is imported later.
 from .explain import explain  # noqa: E402,F401
+from .explain import register_layer_advisor as _register_layer_advisor  # noqa: E402
 from .explanation import set_renderer as _set_renderer  # noqa: E402
 
 
@@ -57,6 +58,17 @@ def _png(explanation) -> bytes:
 # Explanation.plot() and notebooks' PNGs draw with superexplain.plotting, loaded on first use: the
 # package wires the two rooms, so that explanation.py never imports plotting (which imports it).
 _set_renderer(_plot, _png)
+
+
+def _rank_for_explain(*arguments):
+    from .advisor.rank import rank_for_explain
+
+    return rank_for_explain(*arguments)
+
+
+# explain(..., layer="best") runs the layer advisor, which scores maps with the metrics (they run explain
+# themselves): wired here, loaded on first use, as the renderer is.
+_register_layer_advisor(_rank_for_explain)
 
 
 def __getattr__(name: str):

@@ -10,7 +10,7 @@ name, for error messages) or None: hand it to ``predictor.resolve_targets`` (or
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from .explanation import Explanation
 from .models import as_predictor
@@ -71,7 +71,11 @@ def explain(model: Any, image: Any, method: str = "gradcam", target: Any = None,
         channels-first-looking (3, H, W) array (``np.moveaxis(image, 0, -1)`` makes it one image;
         for a plain callable, where it also reads as three grayscale images, ``batch=True`` says so).
     **options
-        Passed to the method (see each method's documentation).
+        Passed to the method (see each method's documentation). For the CAMs, ``layer="best"``
+        runs the layer advisor (:func:`superexplain.gradcam.rank_layers`, insertion AUC of the
+        logit) on these images, explains at the winner and records every candidate's score in
+        ``params["layer_ranking"]``. Choosing on the images you show is selection: to avoid it,
+        rank held-out images and pass ``layer=ranking.best``.
 
     Returns
     -------
@@ -96,8 +100,33 @@ def explain(model: Any, image: Any, method: str = "gradcam", target: Any = None,
                          f"top_labels={top_labels!r}")
     # the method resolves the targets; Named makes its errors say target=, the name the user gave
     targets = None if target is None else Named(target, "target")
+    ranking = None
+    if isinstance(options.get("layer"), str) and options["layer"] == "best":
+        ranking = _best_layer(predictor, images, method, target, top_labels, random_state, options)
+        options["layer"] = ranking.best
     explanations = run(predictor, images, targets=targets, top_labels=top_labels,
                        random_state=random_state, verbose=verbose, **options)
+    if ranking is not None:
+        record = ranking.to_dict()
+        for explanation in explanations:
+            explanation.params["layer_ranking"] = record
+            explanation.params["layer_reason"] = (f"best of {len(ranking.layers)} candidates by "
+                                                  f"{record['label']} on the explained images")
     if single and len(explanations) == 1:
         return explanations[0]
     return explanations
+
+
+#: The layer advisor ``layer="best"`` runs (:func:`superexplain.advisor.rank.rank_for_explain`), wired by the
+#: package on import: the advisor scores maps with the metrics, which run ``explain`` themselves, so this
+#: module cannot import it.
+_LAYER_ADVISOR: list = []
+
+
+def register_layer_advisor(rank: Callable) -> None:
+    """Let ``layer="best"`` run ``rank(predictor, images, method, target, top_labels, random_state, options)``."""
+    _LAYER_ADVISOR[:] = [rank]
+
+
+def _best_layer(predictor, images, method: str, target: Any, top_labels: Any, random_state: Any, options: dict):
+    return _LAYER_ADVISOR[0](predictor, images, method, target, top_labels, random_state, options)

@@ -86,3 +86,25 @@ def test_pretrained_fer_model_gradcam_matches_reference_at_an_inner_layer(keras,
     # a ReLU network: guided backpropagation runs on it
     guided = superexplain.explain(fer_model, astronaut_face, method="guided_backprop", verbose=0)
     assert guided.params["guided_relus"] > 0
+
+
+def test_the_layer_advisor_does_not_pick_the_class_map(keras, fer_model, astronaut_face):
+    """Grad-CAM at the automatic layer (conv2d_7, a 7-channel class map before global pooling) points at the
+    forehead; occlusion finds the mouth. The advisor measures and must rank the class map below another layer."""
+    from superexplain.gradcam import rank_layers
+
+    ranking = rank_layers(fer_model, astronaut_face[None])
+    assert ranking.automatic in ranking.class_maps  # the last convolution is the class map
+    assert ranking.best not in ranking.class_maps
+    assert ranking.layers.index(ranking.automatic) > 0
+    best = superexplain.explain(fer_model, astronaut_face, method="gradcam", layer="best", class_names=CLASSES,
+                                verbose=0)
+    assert best.target_name == "happy" and best.params["layer"] == ranking.best
+    # an independent measurement agrees: the chosen layer's map ranks pixels like occluding 8x8 patches does,
+    # the class map's ranks them the other way
+    from superexplain.metrics.agreement import similarity
+
+    occlusion = superexplain.explain(fer_model, astronaut_face, method="occlusion", window=8, score="logit", verbose=0)
+    automatic = superexplain.explain(fer_model, astronaut_face, method="gradcam", verbose=0)
+    assert similarity(best.heatmap, occlusion.heatmap, "spearman") > 0.1
+    assert similarity(automatic.heatmap, occlusion.heatmap, "spearman") < 0.0

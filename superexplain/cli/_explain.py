@@ -11,6 +11,7 @@ import warnings
 from superexplain import image_files as _io
 
 from ._common import UsageError, parse_list, positive_int, wrap
+from ._layer_best import add_calibrate_flag, advise_layer, wants_best, write_ranking
 from ._inputs import (check_inputs, check_target_names, first_model_input, input_size, parse_size, parse_targets,
                       targets_for)
 from ._methods import (add_method_flags, check_option_names, default_kind, images_per_call, method_options,
@@ -55,6 +56,7 @@ def add_parser(subparsers, common, model_input, formatter_class) -> None:
     parser.add_argument("model", metavar="MODEL", help=".keras/.h5 file or SavedModel directory")
     parser.add_argument("images", metavar="IMAGE", nargs="+", help="image files, directories or glob patterns")
     add_method_flags(parser)
+    add_calibrate_flag(parser)
     targets = parser.add_mutually_exclusive_group()
     targets.add_argument("--target", action="append", metavar="T",
                          help="class to explain, an index or a name from --labels (repeat for several); "
@@ -185,6 +187,12 @@ def run(args: argparse.Namespace, summary) -> None:
     input_size(predictor.input_shape, args.size)  # --size must fit a fixed-size model
     check_option_names(args.method, options)
     batch_size = _batch_size(args, predictor, paths, summary)
+    ranking = None
+    if wants_best(options):
+        ranking = advise_layer(args, predictor, paths, target, summary)
+        options["layer"] = ranking["layers"][0]["layer"]
+    elif args.calibrate:
+        raise UsageError("--calibrate applies to --layer best")
     if target is not None:
         target = target[0] if len(target) == 1 else targets_for(target, len(paths))
     if class_names is not None:
@@ -222,6 +230,8 @@ def run(args: argparse.Namespace, summary) -> None:
         warnings.warn(f"skipped {record['image']!r}: {reason}", stacklevel=2)
     if not result.done:
         raise ValueError(f"no readable images among the inputs (see {os.path.join(result.out, 'index.jsonl')})")
+    if ranking is not None:
+        write_ranking(ranking, result.out, summary)
     with summary.timed("draw"):
         records = draw_run(result, paths, formats, args.kind, default_kind(args.method), plot_segmentation, summary,
                            args.draw_at, drawing)

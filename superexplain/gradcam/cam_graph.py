@@ -3,6 +3,7 @@ and gradients."""
 from __future__ import annotations
 
 from .layers import ResolvedLayer
+from ..models.tracing import compile_function
 
 __all__ = ["CamGraph", "cam_graph", "compiled_for_layer", "select_targets"]
 
@@ -16,6 +17,7 @@ class CamGraph:
     (N, K, h, w, c): one backward pass for K = 1, one vectorised Jacobian for K > 1.
     With a ``score_target`` (:mod:`superexplain.targets`) the scores are its one column (class 0):
     the target applied to the logits or outputs inside the compiled function.
+    A subclassed model's layer (:mod:`.subclassed`) is captured during the model's own call instead.
     Built and cached by :func:`cam_graph`.
     """
 
@@ -29,24 +31,30 @@ class CamGraph:
         self.logits = logits
         self.binary = binary
         self.score_target = score_target
-        graph = model_graph(model)
-        calls = [call for call in graph.calls if tuple(call.path) == tuple(resolved.path)]
-        if not calls:
-            raise ValueError(f"layer {resolved.name!r} was not reached when running the model")
-        captured = graph.flat(calls[-1].output)[0]
-        pre_activation = graph.logits(0)[1] if logits else None  # None for a linear output: it is the logit
-        scores = graph.outputs[0] if pre_activation is None else pre_activation
-        # one Functional model from the input to (activations, scores), on the user's own layers and weights
-        self._exposed = graph.submodel([captured, scores])
+        if getattr(resolved, "subclassed", False):  # no graph: the layer's output captured in the model's own call
+            from .subclassed_capture import CapturedModel
+
+            self._exposed = CapturedModel(model, resolved.layer, resolved.name)
+            input_shape = (None, None, resolved.input_shape[-1])  # any size, the channels it was built on
+        else:
+            graph = model_graph(model)
+            calls = [call for call in graph.calls if tuple(call.path) == tuple(resolved.path)]
+            if not calls:
+                raise ValueError(f"layer {resolved.name!r} was not reached when running the model")
+            captured = graph.flat(calls[-1].output)[0]
+            pre_activation = graph.logits(0)[1] if logits else None  # None for a linear output: it is the logit
+            scores = graph.outputs[0] if pre_activation is None else pre_activation
+            # one Functional model from the input to (activations, scores), on the user's own layers and weights
+            self._exposed = graph.submodel([captured, scores])
         height, width, channels = input_shape
         dtype = model.inputs[0].dtype if getattr(model, "inputs", None) else tf.float32
         image_spec = tf.TensorSpec([None, height, width, channels], dtype)
         target_spec = tf.TensorSpec([None, None], tf.int32)
         signature = [image_spec, target_spec]
         # a None batch dimension: one trace serves every batch size
-        self.forward = tf.function(self._forward, input_signature=[image_spec], autograph=False)
-        self._single = tf.function(lambda x, t: self._gradients(x, t, False), input_signature=signature, autograph=False)
-        self._multi = tf.function(lambda x, t: self._gradients(x, t, True), input_signature=signature, autograph=False)
+        self.forward = compile_function(self._forward, input_signature=[image_spec], autograph=False)
+        self._single = compile_function(lambda x, t: self._gradients(x, t, False), input_signature=signature, autograph=False)
+        self._multi = compile_function(lambda x, t: self._gradients(x, t, True), input_signature=signature, autograph=False)
 
     def _run(self, x):
         """Activations in the model's own dtype (a float16 model stays float16 here) and float32 scores."""
@@ -135,6 +143,10 @@ def compiled_for_layer(predictor, resolved: ResolvedLayer, score: str, tag: str,
     from ..models.cache import compiled
 
     _, kind = predictor.score_function(score)  # raises the TypeError for plain callables
+    if getattr(resolved, "subclassed", False):  # a CamGraph only, and the class count from one call
+        from .subclassed_capture import prepare_subclassed
+
+        prepare_subclassed(predictor, resolved, tag)
     model = predictor.keras_model
     logits = score == "logit" and predictor.has_logits
     target = predictor.score_target

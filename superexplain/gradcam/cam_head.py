@@ -19,6 +19,7 @@ from ..models.score_targets import use_score_target
 from .cam_common import encode_targets, layer_params
 from .layers import ResolvedLayer, resolve_layer
 from .tokens import tokens_to_grid
+from ..models.tracing import compile_function
 
 __all__ = ["CamHead", "cam_head", "crossing_tensors", "HeadRun", "head_run"]
 
@@ -94,10 +95,10 @@ class CamHead:
                              f"crossing it ({error})") from None
         specs = [tf.TensorSpec((None,) + tuple(t.shape[1:]), t.dtype) for t in [captured, *crossing]]
         image_spec = tf.TensorSpec((None,) + tuple(graph.inputs[0].shape[1:]), graph.inputs[0].dtype)
-        self.forward = tf.function(self._forward, input_signature=[image_spec], autograph=False)
-        self.scores = tf.function(self._scores, input_signature=[specs[0], tuple(specs[1:])], autograph=False)
+        self.forward = compile_function(self._forward, input_signature=[image_spec], autograph=False)
+        self.scores = compile_function(self._scores, input_signature=[specs[0], tuple(specs[1:])], autograph=False)
         channel_spec = tf.TensorSpec([None], tf.int32)
-        self.ablated = tf.function(self._ablated, input_signature=[specs[0], tuple(specs[1:]), channel_spec],
+        self.ablated = compile_function(self._ablated, input_signature=[specs[0], tuple(specs[1:]), channel_spec],
                                    autograph=False)
 
     def _float_scores(self, scores):

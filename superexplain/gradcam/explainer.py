@@ -18,7 +18,8 @@ class GradCAM:
     Parameters
     ----------
     model : keras.Model or str
-        A Functional or Sequential Keras 3 model (nested sub-models allowed), or a model file.
+        A Functional or Sequential Keras 3 model (nested sub-models allowed), a model file, or a subclassed
+        model with ``layer=`` given (see :mod:`superexplain.gradcam.subclassed`).
     layer : None, str, int, keras.layers.Layer or a list of them
         The layer whose activations are mapped; None picks the last layer with a spatial output
         that the score depends on (see :func:`superexplain.gradcam.resolve_layer`). Nested layers

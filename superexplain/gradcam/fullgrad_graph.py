@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from .cam_graph import select_targets
+from ..models.tracing import compile_function
 
 __all__ = ["BiasLayer", "bias_layers", "layer_bias", "FullGradGraph", "fullgrad_graph"]
 
@@ -183,7 +184,7 @@ class FullGradGraph:
         height, width, channels = input_shape
         dtype = model.inputs[0].dtype
         signature = [tf.TensorSpec([None, height, width, channels], dtype), tf.TensorSpec([None], tf.int32)]
-        self.terms = tf.function(self._terms, input_signature=signature, autograph=False)
+        self.terms = compile_function(self._terms, input_signature=signature, autograph=False)
 
     def _terms(self, x, targets):
         import tensorflow as tf

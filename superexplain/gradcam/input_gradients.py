@@ -9,6 +9,7 @@ import numpy as np
 
 from ..models.batching import run_in_batches
 from ..models.cache import compiled
+from ..models.tracing import compile_function
 
 __all__ = ["input_gradient_function", "input_gradients", "sync_guided", "accumulate_attributions"]
 
@@ -71,7 +72,7 @@ def input_gradient_function(predictor: Any, score: str = "logit", guided: bool =
                 grads = tf.zeros_like(images)
             return tf.cast(picked, tf.float32), tf.cast(grads, tf.float32)
 
-        return tf.function(gradients, input_signature=specs, reduce_retracing=True)
+        return compile_function(gradients, input_signature=specs, reduce_retracing=True)
 
     target = predictor.score_target  # a score target's view: one function per target (its cache key)
     key = ("input_gradients", score, bool(guided), None if target is None else target.cache_key)

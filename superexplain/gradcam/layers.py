@@ -7,6 +7,7 @@ import numbers
 from typing import Any, Callable
 
 from .._validation import describe
+from .class_maps import warn_if_class_map
 from .tokens import token_grid
 
 __all__ = ["ResolvedLayer", "resolve_layer", "candidate_layers"]
@@ -81,10 +82,8 @@ def graph_of(model):
 
 
 def _layers_with_paths(model) -> list[tuple[tuple, tuple]]:
-    """Every layer call the output depends on (nested models included) as (path of layers, output shape).
-
-    A layer called several times appears once, at its last call.
-    """
+    """Every layer call the output depends on (nested models included) as (path of layers, output shape); a layer
+    called several times appears once, at its last call."""
     last: dict[tuple, tuple] = {}
     for call in graph_of(model).feeding(0):
         key = tuple(id(layer) for layer in call.path)
@@ -204,19 +203,18 @@ def _find(model, text: str) -> tuple[tuple, tuple]:
 
 
 def _input_layer_error(given: str) -> ValueError:
-    return ValueError(
-        f"layer={given} is the model's input layer: its output is the image itself, which a CAM cannot map "
-        "(there are no channels to weight). Choose a layer after it, or use a pixel-gradient method "
-        "(saliency, integrated_gradients) to explain the input pixels")
+    return ValueError(f"layer={given} is the model's input layer: its output is the image itself, which a CAM cannot "
+                      "map (there are no channels to weight). Choose a layer after it, or use a pixel-gradient method "
+                      "(saliency, integrated_gradients) to explain the input pixels")
 
 
-def resolve_layer(model, layer: Any = None, reshape: Callable | None = None) -> ResolvedLayer:
+def resolve_layer(model, layer: Any = None, reshape: Callable | None = None, *, warn: bool = True) -> ResolvedLayer:
     """Find the layer a CAM method explains.
 
     Parameters
     ----------
     model : keras.Model
-        A Functional or Sequential model (nested sub-models allowed).
+        Functional or Sequential (nested sub-models allowed); subclassed with layer= (:mod:`.subclassed`).
     layer : None, str, int or keras.layers.Layer
         None chooses automatically (the rule is below). A str is a layer name, or a path into
         nested models such as ``"backbone/conv5_block3_out"`` (a bare name is also looked up in
@@ -226,6 +224,8 @@ def resolve_layer(model, layer: Any = None, reshape: Callable | None = None) -> 
         For a layer that outputs tokens (N, tokens, c): maps them to a grid (N, h, w, c). Without
         it a token layer is accepted when its tokens form a square grid, with or without one
         leading class token.
+    warn : bool
+        Warn once per model when the automatic layer is a class map (:mod:`.class_maps`).
 
     Returns
     -------
@@ -254,12 +254,9 @@ def resolve_layer(model, layer: Any = None, reshape: Callable | None = None) -> 
     """
     import keras
 
-    if graph_of(model) is None:
-        raise TypeError(
-            f"CAM methods need a Functional or Sequential Keras model whose layers can be traced; got "
-            f"{type(model).__name__} (a subclassed or unbuilt model). Build it on an Input, or use a "
-            "perturbation method (lime, kernelshap, occlusion, rise), which accepts any callable"
-        )
+    if graph_of(model) is None:  # a subclassed model: the layer by attribute path, no automatic choice
+        from .subclassed import resolve_sublayer
+        return resolve_sublayer(model, layer, reshape)
     if reshape is not None and not callable(reshape):
         raise TypeError(f"reshape must be a callable mapping tokens (N, tokens, c) to (N, h, w, c); got {describe(reshape)}")
     automatic = layer is None
@@ -296,4 +293,7 @@ def resolve_layer(model, layer: Any = None, reshape: Callable | None = None) -> 
             f"layer {_path_name(path)!r} has output shape {shape}; CAM methods need a spatial output (N, h, w, c)"
             f"{tokens}. Layers with a spatial output: {', '.join(map(repr, spatial[-8:])) if spatial else 'none'}"
         )
-    return ResolvedLayer(path, shape, automatic, reason)
+    resolved = ResolvedLayer(path, shape, automatic, reason)
+    if automatic and warn:
+        warn_if_class_map(model, resolved)
+    return resolved

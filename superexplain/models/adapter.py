@@ -11,6 +11,7 @@ from .cache import compiled
 from .._validation import check_choice, check_images, check_int, describe
 from .scores import check_scores, pick_output
 from .targets import check_class_output, normalise_class_names, resolve_targets
+from .tracing import compile_function
 
 __all__ = ["Predictor"]
 
@@ -73,10 +74,8 @@ class Predictor:
             self._logits_fn = None
             self._logits_note = "a plain callable: only its own output is available"
         else:
-            raise TypeError(
-                "model must be a Keras model, a path to a .keras/.h5 file or SavedModel directory, "
-                f"or a callable images -> scores; got {describe(model)}"
-            )
+            raise TypeError("model must be a Keras model, a path to a .keras/.h5 file or SavedModel directory, "
+                            f"or a callable images -> scores; got {describe(model)}")
         if self.class_names is not None and self._num_classes is not None and len(self.class_names) != self._num_classes:
             raise ValueError(
                 f"class_names has {len(self.class_names)} names but the model outputs {self._num_classes} classes"
@@ -157,7 +156,7 @@ class Predictor:
 
             fn, _ = self.score_function("logit" if output == "logits" else "probability")
             spec = tf.TensorSpec([None, height, width, channels], _keras.input_dtype(model))
-            return tf.function(fn, input_signature=[spec], reduce_retracing=True)
+            return compile_function(fn, input_signature=[spec], reduce_retracing=True)
 
         return compiled(model, ("predict", output, self.binary), build)
 

@@ -15,6 +15,7 @@ from .adapter import Predictor
 from .cache import compiled
 from .scores import check_scores
 from .targets import check_class_output, unwrap_named
+from .tracing import compile_function
 
 __all__ = ["ScoreTargetPredictor", "score_target_view", "use_score_target"]
 
@@ -53,7 +54,7 @@ class ScoreTargetPredictor(Predictor):
             # the model's outputs (or logits) without the target: the view's binary is off
             raw, _ = Predictor.score_function(self, "logit" if output == "logits" else "probability")
             spec = tf.TensorSpec([None, height, width, channels], _keras.input_dtype(model))
-            return tf.function(raw, input_signature=[spec], reduce_retracing=True)
+            return compile_function(raw, input_signature=[spec], reduce_retracing=True)
 
         return compiled(model, ("predict-raw", output), build)
 

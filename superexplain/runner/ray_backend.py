@@ -86,10 +86,9 @@ def start_ray(ray, ray_address: str | None, num_workers: int | None, verbose: in
     options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": verbose > 1,
                                "logging_level": logging.INFO if verbose > 1 else logging.ERROR}
     if ray_address is None:
-        import superexplain
-
-        # local workers must import superexplain even when it is not installed (a source checkout)
-        package_parent = os.path.dirname(os.path.dirname(os.path.abspath(superexplain.__file__)))
+        # local workers must import superexplain even when it is not installed (a source checkout):
+        # the folder holding the package (this file is superexplain/runner/ray_backend.py)
+        package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         python_path = os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH")) if p)
         options["num_cpus"] = num_workers or os.cpu_count() or 1
         options["runtime_env"] = {"env_vars": {"PYTHONPATH": python_path, "TF_CPP_MIN_LOG_LEVEL": "2"}}

@@ -224,6 +224,10 @@ def explain_dataset(model: Any, images: Any, method: str = "gradcam", *, out: st
     class_names = method_options.pop("class_names", None)
     output = method_options.pop("output", None)  # picks the model's scores, as in explain(); not a method option
     check_options(method, method_options)  # a misspelt option fails before any file is written
+    if isinstance(method_options.get("layer"), str) and method_options["layer"] == "best":
+        raise ValueError('explain_dataset explains every image at one layer: rank first, on held-out images, with '
+                         "ranking = superexplain.gradcam.rank_layers(model, images), then give layer=ranking.best "
+                         "(the command line's --layer best does this)")
     loader = Loader(size=tuple(size) if size else None, preprocess=preprocess)
     os.makedirs(out, exist_ok=True)
     spec, model_class_names = model_spec(model, backend, out)
