@@ -318,6 +318,13 @@ def test_evaluate_writes_the_report_and_its_summary_reading_masks_by_name(tmp_pa
     (model, images, methods, options), = calls
     # locally the model is loaded once, with the labels and batch size, and every method and check shares it
     assert model.class_names == ["cat", "dog"] and model.batch_size == 5 and model.keras_model is not None
+    # on Ray the workers load the model file themselves: the path goes through, with the labels and batch size
+    assert main(["evaluate", str(tmp_path / "model.keras"), str(tmp_path / "images"), "--backend", "ray", "--out", out,
+                 "--labels", str(tmp_path / "labels.txt"), "--batch-size", "5", "--quiet"]) == 0
+    ray_model, _, _, ray_options = calls[-1]
+    assert ray_model == str(tmp_path / "model.keras") and ray_options["backend"] == "ray"
+    assert ray_options["class_names"] == ["cat", "dog"] and ray_options["model_batch_size"] == 5
+    capsys.readouterr()
     assert methods == ("gradcam", "lime") and options["random_state"] == 3 and options["backend"] == "local"
     assert images.shape == (2, 12, 12, 3)  # a.png, b.png: sorted
     np.testing.assert_array_equal(options["masks"], np.stack(expected_masks[::-1]))

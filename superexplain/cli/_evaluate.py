@@ -156,7 +156,7 @@ def run(args: argparse.Namespace, summary) -> None:
     inputs = read_all_inputs(args.images, predictor.input_shape, args.size, args.preprocess)
     predictor = tune_batch_size(predictor, args.batch_size, inputs.inputs[0], summary)
     masks = read_masks(args.masks, inputs.paths, inputs.inputs.shape[1:3]) if args.masks else None
-    quiet_ray = args.backend == "ray" and not (args.verbose or args.debug)
+    quiet_ray = args.backend == "ray" and not (getattr(args, "verbose", False) or args.debug)
     if quiet_ray:
         import ray  # noqa: F401 - imported now, Ray's log handlers write to the stderr silenced below
     # locally the loaded model serves every method and check; Ray workers load the file themselves
