@@ -4,12 +4,15 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field, fields
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from .explanation_file import (ARRAY_FIELDS, SCALAR_FIELDS, FORMAT_VERSION, ExplanationFileError, jsonable,
                                read_archive, write_archive)
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["Explanation", "ExplanationFileError", "set_renderer"]
 
@@ -166,7 +169,7 @@ class Explanation:
                 return False
         return True
 
-    __hash__ = None  # mutable record
+    __hash__ = None  # type: ignore[assignment]  # a mutable record: unhashable (mypy wants a method here)
 
     def __repr__(self) -> str:
         name = f" ({self.target_name})" if self.target_name else ""
@@ -242,7 +245,7 @@ class Explanation:
             raise ExplanationFileError(path, f"its contents do not make a valid Explanation ({exc})") from None
 
     # ------------------------------------------------------------------ display
-    def plot(self, kind: str | None = None, ax=None, **options):
+    def plot(self, kind: str | None = None, ax: Axes | None = None, **options: Any) -> Axes:
         """Draw the explanation with :func:`superexplain.plot`; returns the matplotlib Axes."""
         return _RENDERER["plot"](self, kind=kind, ax=ax, **options)
 

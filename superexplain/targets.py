@@ -68,7 +68,7 @@ class ScoreTarget:
             name = type(self).__name__ if function is None else getattr(function, "__name__", type(function).__name__)
         self.name = str(name)
 
-    def score(self, outputs):
+    def score(self, outputs: Any) -> Any:
         """The scores (batch,) of a batch of model outputs (a tensor or an array)."""
         if self._function is None:
             raise NotImplementedError("a ScoreTarget needs a function, or a subclass defining score()")
@@ -77,7 +77,7 @@ class ScoreTarget:
     def check_output_shape(self, shape: tuple) -> None:
         """Raise ValueError where the model's output ``shape`` (batch first, None where free) does not fit."""
 
-    def __call__(self, outputs):
+    def __call__(self, outputs: Any) -> Any:
         self.check_output_shape(tuple(outputs.shape))
         values = self.score(outputs)
         shape = tuple(getattr(values, "shape", np.shape(values)))
@@ -171,7 +171,7 @@ class Region(ScoreTarget):
             raise ValueError(f"class_index={self.class_index} is out of range: the model's output has {classes} "
                              f"classes (0..{classes - 1})")
 
-    def score(self, outputs):
+    def score(self, outputs: Any) -> Any:
         from keras import ops
 
         values = ops.take(outputs, self.class_index, axis=-1)
@@ -220,7 +220,7 @@ class Similarity(ScoreTarget):
             raise ValueError(f"Similarity needs an embedding model's output of shape (N, {self.embedding.size}) "
                              f"(the embedding's length); the model's output has shape {shape}")
 
-    def score(self, outputs):
+    def score(self, outputs: Any) -> Any:
         from keras import ops
 
         reference = ops.cast(self.embedding / np.linalg.norm(self.embedding), outputs.dtype)

@@ -25,6 +25,14 @@ def demo_model():
 
 
 @pytest.fixture(scope="session")
+def demo_model_file(demo_model, tmp_path_factory):
+    """The demo model as a .keras file (written by the installed Keras), for the command line."""
+    path = tmp_path_factory.mktemp("demo_model") / "demo.keras"
+    demo_model.save(path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
 def demo_data():
     from superexplain.datasets import make_shapes
 

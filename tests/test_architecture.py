@@ -175,7 +175,7 @@ def test_every_module_is_under_300_lines():
 def test_the_readme_method_table_is_the_registry():
     from superexplain.registry import method_table
 
-    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     assert method_table() in readme
 
 

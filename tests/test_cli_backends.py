@@ -14,17 +14,17 @@ pytest.importorskip("ray")
 
 
 @pytest.fixture(scope="module")
-def shapes(tmp_path_factory):
+def shapes(tmp_path_factory, demo_model_file):
     """Three planted-shapes PNGs (64x64, the demo model's input size) and the bundled demo model."""
     from PIL import Image
 
-    from superexplain.datasets import DEMO_MODEL_PATH, make_shapes
+    from superexplain.datasets import make_shapes
 
     folder = tmp_path_factory.mktemp("shapes")
     pixels = (make_shapes(3, seed=8).images * 255).round().astype(np.uint8)
     for i, image in enumerate(pixels):
         Image.fromarray(image).save(folder / f"shape{i}.png")
-    return DEMO_MODEL_PATH, folder, pixels
+    return demo_model_file, folder, pixels
 
 
 def files_of(out) -> dict[str, bytes]:

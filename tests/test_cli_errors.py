@@ -16,13 +16,14 @@ def shape(tmp_path_factory):
     """One planted-shapes PNG for the bundled demo model (4 classes) and labels files of 3 and 4 names."""
     from PIL import Image
 
-    from superexplain.datasets import DEMO_MODEL_PATH, make_shapes
+    from superexplain.datasets import load_demo_model, make_shapes
 
     folder = tmp_path_factory.mktemp("errors")
+    load_demo_model().save(folder / "demo.keras")
     Image.fromarray((make_shapes(1, seed=4).images[0] * 255).round().astype(np.uint8)).save(folder / "shape.png")
     (folder / "three.txt").write_text("a\nb\nc\n")
     (folder / "four.txt").write_text("circle\nsquare\ntriangle\ncross\n")
-    return DEMO_MODEL_PATH, folder
+    return str(folder / "demo.keras"), folder
 
 
 USAGE_ERRORS = [

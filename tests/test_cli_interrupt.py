@@ -15,10 +15,8 @@ import numpy as np
 import pytest
 
 
-def _command(images: pathlib.Path, out: pathlib.Path) -> list[str]:
-    from superexplain.datasets import DEMO_MODEL_PATH
-
-    return [sys.executable, "-m", "superexplain", "explain", DEMO_MODEL_PATH, str(images), "--method", "lime",
+def _command(model: str, images: pathlib.Path, out: pathlib.Path) -> list[str]:
+    return [sys.executable, "-m", "superexplain", "explain", model, str(images), "--method", "lime",
             "--num-samples", "600", "--seed", "4", "--out", str(out), "--format", "png,json", "-q"]
 
 
@@ -48,11 +46,11 @@ def image_folder(tmp_path_factory):
     return folder
 
 
-def test_ctrl_c_keeps_finished_images_and_the_rerun_finishes_them_identically(image_folder, tmp_path):
+def test_ctrl_c_keeps_finished_images_and_the_rerun_finishes_them_identically(image_folder, tmp_path, demo_model_file):
     interrupted, whole = tmp_path / "interrupted", tmp_path / "whole"
     # SIGINT's default action restored in the child: a test run started in the background by a shell
     # without job control inherits an *ignored* SIGINT, and Python then never raises KeyboardInterrupt
-    process = subprocess.Popen(_command(image_folder, interrupted), env=_env(), stdout=subprocess.PIPE,
+    process = subprocess.Popen(_command(demo_model_file, image_folder, interrupted), env=_env(), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
@@ -68,10 +66,11 @@ def test_ctrl_c_keeps_finished_images_and_the_rerun_finishes_them_identically(im
     assert 2 <= kept < 24, f"{kept} index lines after the interruption"
     assert "Traceback" not in stderr
 
-    resumed = subprocess.run(_command(image_folder, interrupted) + ["--json"], env=_env(), capture_output=True,
-                             text=True, timeout=600)
+    resumed = subprocess.run(_command(demo_model_file, image_folder, interrupted) + ["--json"], env=_env(),
+                             capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    fresh = subprocess.run(_command(image_folder, whole), env=_env(), capture_output=True, text=True, timeout=600)
+    fresh = subprocess.run(_command(demo_model_file, image_folder, whole), env=_env(), capture_output=True, text=True,
+                           timeout=600)
     assert fresh.returncode == 0, fresh.stderr[-2000:]
 
     assert _done_lines(interrupted) == _done_lines(whole) == 24

@@ -13,16 +13,16 @@ from test_cli import assert_one_line_error, run_cli
 
 
 @pytest.fixture(scope="module")
-def shape(tmp_path_factory):
+def shape(tmp_path_factory, demo_model_file):
     """One planted-shapes PNG (64x64) for the bundled demo model, and its pixels as the model sees them."""
     from PIL import Image
 
-    from superexplain.datasets import DEMO_MODEL_PATH, make_shapes
+    from superexplain.datasets import make_shapes
 
     folder = tmp_path_factory.mktemp("shape")
     pixels = (make_shapes(1, seed=4).images[0] * 255).round().astype(np.uint8)
     Image.fromarray(pixels).save(folder / "shape.png")
-    return DEMO_MODEL_PATH, str(folder / "shape.png"), pixels / np.float32(255)
+    return demo_model_file, str(folder / "shape.png"), pixels / np.float32(255)
 
 
 def image_seed(seed: int, index: int) -> int:

@@ -12,12 +12,12 @@ from test_cli import run_cli
 
 
 @pytest.fixture(scope="module")
-def photo(tmp_path_factory):
+def photo(tmp_path_factory, demo_model_file):
     """A 90x60 photo (wider than tall) with a planted shape in its right two thirds, the shape's mask in photo
     coordinates, and a labels file for the demo model (64x64 input)."""
     from PIL import Image
 
-    from superexplain.datasets import DEMO_MODEL_PATH, make_shapes
+    from superexplain.datasets import make_shapes
 
     shapes = make_shapes(1, seed=3)
     pixels = (shapes.images[0] * 255).round().astype(np.uint8)
@@ -30,7 +30,7 @@ def photo(tmp_path_factory):
     folder = tmp_path_factory.mktemp("photo")
     Image.fromarray(canvas).save(folder / "wide.png")
     (folder / "labels.txt").write_text("circle\nsquare\ntriangle\ncross\n")
-    return DEMO_MODEL_PATH, folder, mask
+    return demo_model_file, folder, mask
 
 
 def picture_box(png_path) -> tuple[int, int]:

@@ -15,6 +15,7 @@ import pytest
 import superexplain
 from superexplain import Explanation
 from superexplain.runner import DatasetResult, explain_dataset
+from _batch_invariance import assert_same_explanation
 
 LIME = {"num_samples": 40, "batch_size": 3}  # units of 3 images whose masked copies share model batches
 
@@ -615,8 +616,8 @@ def test_bad_arguments_are_rejected_with_their_name(demo_model, images, tmp_path
     smoothgrad = explain_dataset(demo_model, images[:3], "smoothgrad", out=tmp_path / "sg", batch_size=4,
                                  num_samples=3, verbose=0)
     for i, explanation in enumerate(smoothgrad.explanations()):
-        assert explanation == superexplain.explain(demo_model, images[i], method="smoothgrad", num_samples=3,
-                                                   random_state=expected_seed(0, i), verbose=0)
+        assert_same_explanation(explanation, superexplain.explain(
+            demo_model, images[i], method="smoothgrad", num_samples=3, random_state=expected_seed(0, i), verbose=0))
     with pytest.raises(TypeError, match="random_state"):
         explain_dataset(demo_model, images, "lime", out=tmp_path / "b", random_state=np.random.default_rng(0))
     with pytest.raises(ValueError, match="targets"):
@@ -672,3 +673,21 @@ def test_output_picks_one_of_several_model_outputs(keras, tmp_path, rng):
     for explanation, reference in zip(result.explanations(), expected):
         assert explanation.target == reference.target
         np.testing.assert_allclose(explanation.feature_map, reference.feature_map, rtol=1e-6, atol=1e-9)
+
+
+def test_ray_beside_a_pyarrow_that_needs_numpy_2_says_which_pyarrow_to_install(monkeypatch):
+    # what a user pinned to numpy 1 (TensorFlow < 2.18) meets with the newest pyarrow: its import error
+    import builtins
+
+    from superexplain.runner.ray_backend import import_ray
+
+    real_import = builtins.__import__
+
+    def import_with_a_numpy_2_pyarrow(name, *args, **kwargs):
+        if name.split(".")[0] == "ray":
+            raise ImportError("pyarrow requires NumPy 2.0 or newer, found 1.24.4")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", import_with_a_numpy_2_pyarrow)
+    with pytest.raises(ImportError, match=r'found 1\.24\.4.*pip install "pyarrow<26"'):
+        import_ray()

@@ -50,9 +50,15 @@ def test_demo_model_carries_class_names_and_a_softmax_head(demo_model):
     assert predictor.input_shape == (64, 64, 3)
 
 
-def test_demo_model_file_is_small():
+def test_demo_model_weights_are_small_and_load_into_the_architecture():
     import os
 
-    from superexplain.datasets import DEMO_MODEL_PATH
+    import numpy as np
 
-    assert os.path.getsize(DEMO_MODEL_PATH) < 2_000_000
+    from superexplain.datasets import DEMO_WEIGHTS_PATH, build_demo_model, load_demo_model
+
+    assert os.path.getsize(DEMO_WEIGHTS_PATH) < 1_000_000
+    stored = np.load(DEMO_WEIGHTS_PATH)
+    model = load_demo_model()
+    assert [w.shape for w in model.get_weights()] == [stored[f"{i:03d}"].shape for i in range(len(stored.files))]
+    assert len(build_demo_model().get_weights()) == len(stored.files)

@@ -42,13 +42,13 @@ def test_the_readme_has_command_line_examples_to_run():
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
+def workdir(tmp_path_factory, demo_model_file):
     from PIL import Image
 
-    from superexplain.datasets import CLASS_NAMES, DEMO_MODEL_PATH, make_shapes
+    from superexplain.datasets import CLASS_NAMES, make_shapes
 
     folder = tmp_path_factory.mktemp("readme")
-    shutil.copy(DEMO_MODEL_PATH, folder / "model.keras")
+    shutil.copy(demo_model_file, folder / "model.keras")
     (folder / "labels.txt").write_text("\n".join(CLASS_NAMES) + "\n")
     shapes = make_shapes(4, seed=5)
     images = (shapes.images * 255).round().astype(np.uint8)

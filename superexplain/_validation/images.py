@@ -185,7 +185,7 @@ def check_images(images: Any, name: str = "images", channels: Sequence[int] | No
     array = _as_numeric_array(images, name)
     given = tuple(array.shape)
     known = channels is not None
-    allowed = tuple(int(c) for c in channels) if known else (1, 3, 4)
+    allowed = tuple(int(c) for c in channels) if channels is not None else (1, 3, 4)
     if batch is not None:
         if not isinstance(batch, (bool, np.bool_)):
             raise TypeError(f"batch must be None, True or False; got {describe(batch)}")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -63,7 +63,7 @@ def resolve_seed(random_state: Any, name: str = "random_state") -> int | None:
     explanation records the seed that reproduces it. A Generator has no recoverable seed: None.
     """
     if random_state is None:
-        return int(np.random.SeedSequence().entropy % (2**63))
+        return int(cast(int, np.random.SeedSequence().entropy) % (2**63))  # a fresh SeedSequence's entropy is an int
     if isinstance(random_state, np.random.Generator):
         return None
     if isinstance(random_state, (bool, np.bool_)) or not isinstance(random_state, numbers.Integral):

@@ -6,7 +6,7 @@ insertion curves of :mod:`superexplain.metrics` (logit), or against an occlusion
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -26,12 +26,12 @@ RANKED_METHODS = tuple(WEIGHTED_VARIANTS) + ("scorecam", "ablationcam")
 
 
 def _score(metric: str, predictor, images: np.ndarray, maps: list, reference: list | None, step: Any,
-           seed: int) -> np.ndarray:
+           seed: int | None) -> np.ndarray:
     from ..metrics import deletion, insertion
     from ..metrics.agreement import similarity
 
     if metric == "occlusion":
-        return np.array([similarity(m.heatmap, r.heatmap, "spearman") for m, r in zip(maps, reference)])
+        return np.array([similarity(m.heatmap, r.heatmap, "spearman") for m, r in zip(maps, cast(list, reference))])
     curve = deletion if metric == "deletion" else insertion
     return np.asarray(curve(predictor, images, maps, step=step, score="logit", random_state=seed).aucs, float)
 
@@ -153,10 +153,10 @@ def rank_layers(model: Any, images: Any, target: Any = None, *, method: str = "g
         for layer in layers:
             values.append(_score(metric, predictor, batch, maps[layer.name], reference, step, seed))
             bar.update()
-    values = np.array(values)
-    means = np.nanmean(values, axis=1)
+    table = np.array(values)
+    means = np.nanmean(table, axis=1)
     order = np.argsort(-means if METRICS[metric][1] else means, kind="stable")
-    return LayerRanking(layers=[layers[i].name for i in order], scores=means[order], values=values[order],
+    return LayerRanking(layers=[layers[i].name for i in order], scores=means[order], values=table[order],
                         metric=metric, method=method,
                         class_maps=class_map_layers(predictor.keras_model, layers, predictor.num_classes),
                         automatic=_automatic_name(predictor.keras_model), explanations=maps)

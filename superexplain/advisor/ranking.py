@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["LayerRanking", "METRICS"]
 
@@ -96,7 +100,7 @@ class LayerRanking:
     def __repr__(self) -> str:
         return self.table()
 
-    def plot(self, images: int = 3, **options):
+    def plot(self, images: int = 3, **options: Any) -> Figure:
         """Each candidate's map side by side with its score, one row per image (at most ``images`` rows).
 
         ``options`` go to :func:`superexplain.compare` (e.g. ``panel_size=2.5``). Returns the figure.

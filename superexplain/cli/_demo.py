@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from typing import cast
+
 import numpy as np
 
 from ._common import UsageError, save_figure, wrap
@@ -141,10 +143,10 @@ def run(args: argparse.Namespace, summary) -> None:
         model = load_demo_model()
     images, labels, masks = demo_images(args.images, args.seed)
     with summary.timed("gradcam"):
-        gradcam = superexplain.explain(model, images, method="gradcam", verbose=verbose)
+        gradcam = cast(list, superexplain.explain(model, images, method="gradcam", verbose=verbose))  # a batch: a list
     with summary.timed("lime"):
-        lime = superexplain.explain(model, images, method="lime", num_samples=args.num_samples,
-                                    random_state=args.seed, verbose=verbose)
+        lime = cast(list, superexplain.explain(model, images, method="lime", num_samples=args.num_samples,
+                                               random_state=args.seed, verbose=verbose))
     os.makedirs(args.out, exist_ok=True)
     with summary.timed("figures"):
         pairs = [[g, l] for g, l in zip(gradcam, lime)]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 import re
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Sequence, cast
 
 import numpy as np
 
@@ -142,7 +142,7 @@ def check_target_names(targets: list | None, class_names: Sequence[str] | None,
     for target in targets or []:
         if isinstance(target, str) or count is not None:
             try:
-                check_target(target, count or len(class_names), class_names, name="target")
+                check_target(target, count or len(cast(Sequence[str], class_names)), class_names, name="target")
             except ValueError as exc:
                 raise UsageError(cli_message(exc)) from None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import Iterator
+from typing import Iterator, cast
 
 import numpy as np
 
@@ -38,7 +38,7 @@ def model_batch_size(batch_size: int | str | None) -> int | None:
     >>> model_batch_size("auto"), model_batch_size(16)
     (None, 16)
     """
-    return None if batch_size == AUTO_BATCH else batch_size
+    return None if batch_size == AUTO_BATCH else cast("int | None", batch_size)
 
 
 @contextlib.contextmanager
@@ -138,8 +138,11 @@ def load_model(path: str, debug: bool = False):
 
     Examples
     --------
-    >>> from superexplain.datasets import DEMO_MODEL_PATH
-    >>> load_model(DEMO_MODEL_PATH).input_shape
+    >>> import os, tempfile
+    >>> from superexplain.datasets import load_demo_model
+    >>> path = os.path.join(tempfile.mkdtemp(), "demo.keras")
+    >>> load_demo_model().save(path)
+    >>> load_model(path).input_shape
     (None, 64, 64, 3)
     """
     if not os.path.exists(path):

@@ -10,7 +10,7 @@ import numpy as np
 
 from .._validation import check_float, check_int, describe
 from .shapes import make_shapes
-from .train_demo import build_demo_model
+from .demo_model import build_demo_model
 
 __all__ = ["train_on_labels", "random_label_demo_model", "RandomLabelDemo", "default_cache_dir"]
 
@@ -68,7 +68,7 @@ def _save_atomically(model, path: str) -> None:
 
 
 def train_on_labels(images: Any, labels: Any, seed: int, epochs: int = EPOCHS, *, batch_size: int = BATCH_SIZE,
-                    learning_rate: float = LEARNING_RATE, cache_dir: Any = False):
+                    learning_rate: float = LEARNING_RATE, cache_dir: Any = False) -> Any:
     """Train the demo architecture on ``(images, labels)``: the ``build_and_train`` of the demo CNN.
 
     The model of :func:`~superexplain.datasets.train_demo.build_demo_model` (sized to the images),

@@ -6,28 +6,10 @@ import os
 import sys
 import time
 
-from .demo_model import DEMO_MODEL_PATH
-from .shapes import CLASS_NAMES, make_shapes
+from .demo_model import DEMO_WEIGHTS_PATH, build_demo_model, save_demo_weights
+from .shapes import make_shapes
 
-__all__ = ["build_demo_model", "train_demo_model"]
-
-
-def build_demo_model(size: int = 64):
-    """The demo architecture (untrained): (conv-BN-ReLU-pool) x3, conv, global average pooling, Dense softmax."""
-    import keras
-    from keras import layers
-
-    inputs = keras.Input((size, size, 3), name="image")
-    x = inputs
-    for i, filters in enumerate((16, 32, 64)):
-        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{i + 1}")(x)
-        x = layers.BatchNormalization(name=f"bn{i + 1}")(x)
-        x = layers.Activation("relu", name=f"relu{i + 1}")(x)
-        x = layers.MaxPooling2D(2, name=f"pool{i + 1}")(x)
-    x = layers.Conv2D(64, 3, padding="same", activation="relu", name="last_conv")(x)
-    x = layers.GlobalAveragePooling2D(name="gap")(x)
-    outputs = layers.Dense(len(CLASS_NAMES), activation="softmax", name="predictions")(x)
-    return keras.Model(inputs, outputs, name="superexplain_demo_cnn")
+__all__ = ["train_demo_model"]
 
 
 def train_demo_model(seed: int = 0, n_train: int = 8000, n_val: int = 1000, epochs: int = 14,
@@ -55,14 +37,14 @@ def train_demo_model(seed: int = 0, n_train: int = 8000, n_val: int = 1000, epoc
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", default=DEMO_MODEL_PATH, help="where to write the .keras file")
+    parser.add_argument("--out", default=DEMO_WEIGHTS_PATH, help="where to write the weights (.npz)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=14)
     parser.add_argument("--n-train", type=int, default=8000)
     args = parser.parse_args(argv)
     start = time.perf_counter()
     model, accuracy = train_demo_model(seed=args.seed, n_train=args.n_train, epochs=args.epochs)
-    model.save(args.out)
+    save_demo_weights(model, args.out)
     sys.stderr.write(f"validation accuracy {accuracy:.4f}; {os.path.getsize(args.out) / 1e6:.2f} MB written to "
                      f"{args.out} in {time.perf_counter() - start:.0f} s\n")
     return 0

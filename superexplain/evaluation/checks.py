@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import numpy as np
 
@@ -185,7 +185,7 @@ def _randomization(ctx: Context, rows: list, options: dict) -> CheckOutput:
 def _data_randomization(ctx: Context, rows: list, options: dict) -> CheckOutput:
     options = dict(options)
     measure = options.pop("measure")
-    train_fn, train_images, train_labels = ctx.train
+    train_fn, train_images, train_labels = cast(tuple, ctx.train)  # a check that needs training runs with it
     images, targets = ctx.images[ctx.rerun_images], ctx.targets[ctx.rerun_images]
     values = {}
     for row in rows:

@@ -6,7 +6,7 @@ import os
 import tempfile
 import time
 import warnings
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import numpy as np
 
@@ -27,7 +27,7 @@ RERUN_NUM_SAMPLES = 200
 
 
 def _explain(model: Any, images: Any, methods: list[str], out: str, backend: str, targets: Any, seed: int,
-             method_options: dict, verbose: int, extra: dict) -> tuple[dict, list]:
+             method_options: dict, verbose: int, extra: dict) -> tuple[dict, list, dict]:
     """Each method through explain_dataset into ``out/explanations/<method>`` (resumed when done before)."""
     from ..runner import explain_dataset
 
@@ -244,7 +244,7 @@ def evaluate(model: Any, images: Any, methods: Any = DEFAULT_METHODS, *, out: st
         masks = check_masks(masks, len(batch), batch.shape[1:3], ids if isinstance(images, (str, os.PathLike, list)) else None)
         controls, random_how = _controls(maps, methods, seed)
         maps.update(controls)
-        train = None if train_fn is None else (_trained_once(train_fn), *train_data)
+        train = None if train_fn is None else (_trained_once(train_fn), *cast(tuple, train_data))  # checked: both
         applied, skipped = _applicable(names, masks, predictor.keras_model is not None, train)
         settings_by_check = {name: {**CHECKS[name].defaults, **overrides[name]} for name in applied}
         for name in ("sensitivity_n", "faithfulness_correlation"):

@@ -30,7 +30,7 @@ def _versions() -> dict:
 
     from importlib.metadata import PackageNotFoundError, version
 
-    found = {}
+    found: dict[str, str | None] = {}
     for package in ("superexplain", "tensorflow", "keras", "numpy"):
         try:
             found[package] = version(package)
@@ -66,7 +66,7 @@ def build_data(title: str, settings: dict, methods: list[str], applied: list[str
         scores = {m: table[name][m]["mean"] for m in methods if np.isfinite(table[name][m]["mean"])}
         if scores:
             pick = max if check.higher_is_better else min
-            best[name] = pick(scores, key=scores.get)
+            best[name] = pick(scores, key=scores.__getitem__)
     images = []
     for i, (explanation, target) in enumerate(zip(context.maps[methods[0]], context.targets)):
         label = explanation.target_name if explanation.target_name else str(int(target))

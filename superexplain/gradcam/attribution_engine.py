@@ -8,7 +8,7 @@ the Explanations. The method modules hold only their documented entry points.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -108,10 +108,10 @@ def run_attribution(method: str, predictor, images, *, targets, top_labels, rand
         predictor, images, jobs, score=score, guided=guided, alphas=alphas, alpha_weights=alpha_weights,
         baselines=baselines, num_groups=num_samples, noise_scales=noise_scales, rng=generators,
         batch_size=batch_size, verbose=verbose, desc=method)
-    attributions = var if variance else mean
+    attributions = cast(np.ndarray, var) if variance else mean  # variance needs num_samples >= 2: a variance
 
-    gaps = None
-    if method == "integrated_gradients":
+    gaps: list[float] | None = None
+    if method == "integrated_gradients" and baselines is not None:  # integrated gradients have baselines
         flat = baselines.reshape((-1,) + images.shape[1:])
         baseline_scores, _ = predictor.scores(flat, score, validate=False, batch_size=batch_size)
         baseline_scores = baseline_scores.reshape(len(images), baselines.shape[1], -1).astype(np.float64).mean(axis=1)

@@ -1,7 +1,7 @@
 """What the CAM modules share: option checks (``relu``, ``batch_size``), target encoding, and the layer's params."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -10,6 +10,9 @@ from ..models.targets import check_class_output, resolve_targets, unwrap_named
 from ..registry import METHODS, method_names
 from .layers import ResolvedLayer
 from .tokens import token_grid
+
+if TYPE_CHECKING:
+    from .subclassed import SubclassedLayer
 
 __all__ = ["CAM_METHODS", "DEFAULT_BATCH_SIZE", "check_relu", "check_batch_size", "encode_targets", "decode_target",
            "layer_params"]
@@ -84,7 +87,7 @@ def decode_target(scores: np.ndarray, code: int) -> int:
     return int(np.argsort(-np.asarray(scores), kind="stable")[-int(code) - 1])
 
 
-def layer_params(resolved: ResolvedLayer, reshape: Any = None) -> dict:
+def layer_params(resolved: ResolvedLayer | SubclassedLayer, reshape: Any = None) -> dict:
     """What an Explanation records of its layer: the path, whether and why it was chosen automatically, token handling.
 
     Examples
@@ -100,6 +103,6 @@ def layer_params(resolved: ResolvedLayer, reshape: Any = None) -> dict:
         if reshape is not None:
             params["tokens"] = f"{tokens} tokens, reshape= callable"
         else:
-            side, leading = token_grid(tokens)
+            side, leading = cast("tuple[int, int]", token_grid(tokens))  # a square grid: resolve_layer checked
             params["tokens"] = f"{tokens} tokens as a {side}x{side} grid" + (", class token dropped" if leading else "")
     return params

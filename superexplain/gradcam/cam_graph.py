@@ -2,8 +2,13 @@
 and gradients."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Callable, cast
+
 from .layers import ResolvedLayer
 from ..models.tracing import compile_function
+
+if TYPE_CHECKING:
+    from .subclassed import SubclassedLayer
 
 __all__ = ["CamGraph", "cam_graph", "compiled_for_layer", "select_targets"]
 
@@ -21,8 +26,8 @@ class CamGraph:
     Built and cached by :func:`cam_graph`.
     """
 
-    def __init__(self, model, resolved: ResolvedLayer, logits: bool, input_shape: tuple, binary: bool,
-                 score_target=None) -> None:
+    def __init__(self, model, resolved: ResolvedLayer | SubclassedLayer, logits: bool, input_shape: tuple,
+                 binary: bool, score_target=None) -> None:
         import tensorflow as tf
 
         from ..models.graph import model_graph
@@ -34,8 +39,9 @@ class CamGraph:
         if getattr(resolved, "subclassed", False):  # no graph: the layer's output captured in the model's own call
             from .subclassed_capture import CapturedModel
 
-            self._exposed = CapturedModel(model, resolved.layer, resolved.name)
-            input_shape = (None, None, resolved.input_shape[-1])  # any size, the channels it was built on
+            self._exposed: Callable[..., Any] = CapturedModel(model, resolved.layer, resolved.name)
+            # any size, the channels it was built on
+            input_shape = (None, None, cast("SubclassedLayer", resolved).input_shape[-1])
         else:
             graph = model_graph(model)
             calls = [call for call in graph.calls if tuple(call.path) == tuple(resolved.path)]
@@ -104,7 +110,7 @@ class CamGraph:
         return (self._multi if several else self._single)(x, targets)
 
 
-def cam_graph(predictor, resolved: ResolvedLayer, score: str) -> tuple[CamGraph, str]:
+def cam_graph(predictor, resolved: ResolvedLayer | SubclassedLayer, score: str) -> tuple[CamGraph, str]:
     """The cached :class:`CamGraph` for ``predictor``'s model, the layer and the score; and the score kind.
 
     Examples
@@ -125,7 +131,7 @@ def cam_graph(predictor, resolved: ResolvedLayer, score: str) -> tuple[CamGraph,
                                                                      predictor.binary, target))
 
 
-def compiled_for_layer(predictor, resolved: ResolvedLayer, score: str, tag: str, build) -> tuple:
+def compiled_for_layer(predictor, resolved: ResolvedLayer | SubclassedLayer, score: str, tag: str, build) -> tuple:
     """``(object, score kind)``: ``build(model, logits, score_target)`` made once per (model, layer, score kind,
     score target) and cached with the model (:func:`superexplain.models.cache.compiled`); ``tag`` names the kind
     of object. Equal score targets (their ``cache_key``) share one.

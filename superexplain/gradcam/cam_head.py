@@ -11,7 +11,7 @@ the backbone computes them once per image and the head takes them as they are.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from .cam_common import encode_targets, layer_params
 from .layers import ResolvedLayer, resolve_layer
 from .tokens import tokens_to_grid
 from ..models.tracing import compile_function
+
+if TYPE_CHECKING:
+    from .subclassed import SubclassedLayer
 
 __all__ = ["CamHead", "cam_head", "crossing_tensors", "HeadRun", "head_run"]
 
@@ -68,7 +71,8 @@ class CamHead:
     the int32 vector ``channels`` with that channel set to zero, scored by the head: (len(channels), classes).
     """
 
-    def __init__(self, model, resolved: ResolvedLayer, logits: bool, binary: bool, score_target=None) -> None:
+    def __init__(self, model, resolved: ResolvedLayer | SubclassedLayer, logits: bool, binary: bool,
+                 score_target=None) -> None:
         import keras
         import tensorflow as tf
 
@@ -130,7 +134,7 @@ class CamHead:
         return self._scores(copies, repeated)
 
 
-def cam_head(predictor, resolved: ResolvedLayer, score: str) -> tuple[CamHead, str]:
+def cam_head(predictor, resolved: ResolvedLayer | SubclassedLayer, score: str) -> tuple[CamHead, str]:
     """The cached :class:`CamHead` for ``predictor``'s model, the layer and the score; and the score kind.
 
     Examples
@@ -159,7 +163,7 @@ class HeadRun:
 
     predictor: Any
     finish: Callable[[list], list]
-    resolved: ResolvedLayer
+    resolved: ResolvedLayer | SubclassedLayer
     head: CamHead
     encoded: np.ndarray
     counts: list

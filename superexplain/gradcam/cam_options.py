@@ -94,8 +94,9 @@ def _fixed_targets(first: list[Explanation], n_images: int, targets: Any, top_la
 def _smoothed(run: Callable, images: np.ndarray, augmentations: tuple, first: list[Explanation],
               fixed: tuple) -> list[tuple[np.ndarray, np.ndarray | None]]:
     """(heatmap, feature_map) of every explanation of ``first``, averaged over the augmented copies."""
-    sums = [[np.zeros_like(e.heatmap, np.float64), None if e.feature_map is None else np.zeros(e.feature_map.shape)]
-            for e in first]
+    sums: list[list[Any]] = [
+        [np.zeros_like(e.heatmap, np.float64), None if e.feature_map is None else np.zeros(e.feature_map.shape)]
+        for e in first]
     floats = np.asarray(images, np.float32)
     for flip, multiplier in augmentations:
         if not flip and multiplier == 1.0:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 import weakref
+from collections.abc import Sequence
 
 __all__ = ["class_map_layers", "warn_if_class_map"]
 
@@ -15,7 +16,7 @@ __all__ = ["class_map_layers", "warn_if_class_map"]
 _WARNED: weakref.WeakSet = weakref.WeakSet()
 
 
-def class_map_layers(model, layers: list, num_classes: int | None = None) -> set[str]:
+def class_map_layers(model, layers: Sequence, num_classes: int | None = None) -> set[str]:
     """Names of the resolved ``layers`` that are class maps of ``model``: their channel count equals the number of
     classes (default: the output's last axis) and every layer after them that the output depends on has no weights.
 

@@ -1,13 +1,17 @@
 """The `GradCAM` class: a model and a layer (or layers) resolved once, then any CAM of a layer from the registry."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._validation import check_choice, check_int
 from ..explanation import Explanation
 from ..registry import method_function
 from .cam_common import CAM_METHODS, check_relu
 from .layers import resolve_layer
+
+if TYPE_CHECKING:
+    from .layers import ResolvedLayer
+    from .subclassed import SubclassedLayer
 
 __all__ = ["GradCAM"]
 
@@ -73,7 +77,8 @@ class GradCAM:
         self.predictor.score_function(score)  # plain callables are refused here, with the way out
         self.reshape = reshape
         if isinstance(layer, (list, tuple)):  # several layers, whose maps are fused
-            self.layer = [resolve_layer(self.predictor.keras_model, one, reshape) for one in layer]
+            self.layer: ResolvedLayer | SubclassedLayer | list[ResolvedLayer | SubclassedLayer] = [
+                resolve_layer(self.predictor.keras_model, one, reshape) for one in layer]
         else:
             self.layer = resolve_layer(self.predictor.keras_model, layer, reshape)
 

@@ -152,7 +152,8 @@ def fullgrad_maps(input_term: np.ndarray, bias_terms: list, layers: list) -> tup
     """
     size = input_term.shape[1:3]
     total = normalise_term(input_term).astype(np.float64)
-    mapped, by_size = [], {}
+    mapped: list[str] = []
+    by_size: dict[tuple, np.ndarray] = {}
     for layer, term in zip(layers, bias_terms):
         if term.ndim == 4:
             normalised = normalise_term(term, layer.channel_axis)

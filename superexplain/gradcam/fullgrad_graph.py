@@ -79,7 +79,8 @@ def bias_layers(model) -> tuple[list[BiasLayer], dict[str, str]]:
     from ..models.graph import model_graph, traceable
 
     graph = model_graph(model)
-    covered, skipped, seen = [], {}, {}
+    covered, skipped = [], {}
+    seen: dict[str, int] = {}
     for call in graph.feeding(0):
         layer = call.layer
         if traceable(layer):
@@ -202,14 +203,14 @@ class FullGradGraph:
                 scores = binary_columns(scores, "logit" if self.logits else "probability")
             resolved, selected = select_targets(scores, targets)
             total = tf.reduce_sum(selected)  # rows are independent in inference mode
-        sources = [x] + tensors
+        sources = [x, *tensors]
         gradients = tape.gradient(total, sources, unconnected_gradients=tf.UnconnectedGradients.ZERO)
         gradients, x_gradient = gradients[1:], gradients[0]
         input_term = tf.cast(x_gradient, tf.float32) * tf.cast(x, tf.float32)
         bias_terms = []
         for layer, (out, inputs, pre) in zip(self.layers, self._slots):
             grad = gradients[out]
-            if layer.fused:
+            if layer.fused and inputs is not None:  # a fused layer's input is exposed
                 z = _pre_activation(layer.call.layer, layer.kind, tensors[inputs])
                 with tf.GradientTape() as inner:
                     inner.watch(z)

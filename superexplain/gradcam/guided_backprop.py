@@ -40,4 +40,5 @@ def run_guided_backprop(predictor, images, *, targets=None, top_labels=None, ran
                            absolute=absolute, reduce=reduce, base="guided_backprop")
 
 
-run_guided_backprop.__doc__ = run_guided_backprop.__doc__ % COMMON_PARAMETERS_DOC
+if run_guided_backprop.__doc__:  # None under python -OO, which strips docstrings
+    run_guided_backprop.__doc__ %= COMMON_PARAMETERS_DOC

@@ -20,7 +20,7 @@ def _guided_model(model: Any) -> tuple[Any, int]:
     return compiled(model, ("guided_copy",), lambda: guided_copy(model))
 
 
-def input_gradient_function(predictor: Any, score: str = "logit", guided: bool = False) -> tuple[Callable, str, int]:
+def input_gradient_function(predictor: Any, score: str = "logit", guided: bool = False) -> tuple[Any, str, int]:
     """The compiled gradient function for ``predictor``'s model, built once per (model, score, guided).
 
     Returns ``(function, score_kind, guided_relus)``; ``function(images, targets)`` takes a batch
@@ -174,12 +174,12 @@ def accumulate_attributions(predictor: Any, images: np.ndarray, jobs: list[tuple
     noise: dict[int, np.ndarray] = {}
     rngs = rng if isinstance(rng, (list, tuple)) else [rng] * len(images)
 
-    def noise_of(image: int) -> np.ndarray:
+    def noise_of(image: int, scales: np.ndarray) -> np.ndarray:
         if image not in noise:
             for old in [key for key in noise if key < image]:
                 del noise[old]
             draws = rngs[image].standard_normal((num_groups,) + shape, dtype=np.float32)
-            noise[image] = draws * np.float32(noise_scales[image])
+            noise[image] = draws * np.float32(scales[image])
         return noise[image]
 
     starts = range(0, total_rows, batch_size)
@@ -194,7 +194,7 @@ def accumulate_attributions(predictor: Any, images: np.ndarray, jobs: list[tuple
         image_index = job_images[job]
         inputs = images[image_index]
         if noise_scales is not None:
-            inputs = inputs + np.stack([noise_of(i)[g] for i, g in zip(image_index, group)])
+            inputs = inputs + np.stack([noise_of(i, noise_scales)[g] for i, g in zip(image_index, group)])
         if baselines is None:
             multiplier, batch = None, inputs
         else:

@@ -54,4 +54,5 @@ def run_integrated_gradients(predictor, images, *, targets=None, top_labels=None
                            baseline=baseline, blur_sigma=blur_sigma)
 
 
-run_integrated_gradients.__doc__ = run_integrated_gradients.__doc__ % COMMON_PARAMETERS_DOC
+if run_integrated_gradients.__doc__:  # None under python -OO, which strips docstrings
+    run_integrated_gradients.__doc__ %= COMMON_PARAMETERS_DOC

@@ -1,9 +1,12 @@
 """The layers the layer advisor compares: the end of each resolution stage and the last few spatial layers."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .layers import ResolvedLayer, _is_leaf, _is_spatial, _layers_with_paths, resolve_layer
+
+if TYPE_CHECKING:
+    from .subclassed import SubclassedLayer
 
 __all__ = ["default_candidates", "resolve_candidates", "LAST_SPATIAL"]
 
@@ -45,7 +48,7 @@ def default_candidates(model, last: int = LAST_SPATIAL) -> list[ResolvedLayer]:
             for i in sorted(chosen)]
 
 
-def resolve_candidates(model, candidates: Any) -> list[ResolvedLayer]:
+def resolve_candidates(model, candidates: Any) -> Sequence[ResolvedLayer | SubclassedLayer]:
     """``candidates`` (None: :func:`default_candidates`; else a list of what ``layer=`` takes) as resolved layers."""
     from .._validation import describe
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import difflib
 import numbers
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .._validation import describe
 from .class_maps import warn_if_class_map
 from .tokens import token_grid
+
+if TYPE_CHECKING:
+    from .subclassed import SubclassedLayer
 
 __all__ = ["ResolvedLayer", "resolve_layer", "candidate_layers"]
 
@@ -46,7 +49,7 @@ class ResolvedLayer:
     ResolvedLayer('conv', output_shape=(None, 6, 6, 4))
     """
 
-    def __init__(self, path: list, output_shape: tuple, automatic: bool, reason: str = "given") -> None:
+    def __init__(self, path: list | tuple, output_shape: tuple, automatic: bool, reason: str = "given") -> None:
         self.path = list(path)
         self.name = "/".join(layer.name for layer in self.path)
         self.output_shape = tuple(output_shape)
@@ -54,7 +57,7 @@ class ResolvedLayer:
         self.reason = reason
 
     @property
-    def layer(self):
+    def layer(self) -> Any:
         """The explained layer itself (the last element of ``path``)."""
         return self.path[-1]
 
@@ -138,7 +141,6 @@ def _map_head(graph) -> set:
 
 def _automatic(model) -> tuple[tuple, tuple, str]:
     import keras
-
     everything = _layers_with_paths(model)
     leaves = [(path, shape) for path, shape in everything if _is_leaf(path)]
     spatial = [i for i, (_, shape) in enumerate(leaves) if _is_spatial(shape)]
@@ -148,7 +150,7 @@ def _automatic(model) -> tuple[tuple, tuple, str]:
     graph = graph_of(model)
     head = _map_head(graph)  # a segmentation model: its own output layers are not a layer to map
     located = [i for i in located if leaves[i][0] not in head]
-    last_spatial = (located or spatial or [None])[-1]
+    last_spatial = (located or spatial)[-1] if located or spatial else None
     # a transformer: attention after the last spatial layer (a patch embedding) -> the last attention's input
     depends = graph.dependencies(0)
     attention = [call for call in graph.calls
@@ -208,7 +210,7 @@ def _input_layer_error(given: str) -> ValueError:
                       "(saliency, integrated_gradients) to explain the input pixels")
 
 
-def resolve_layer(model, layer: Any = None, reshape: Callable | None = None, *, warn: bool = True) -> ResolvedLayer:
+def resolve_layer(model: Any, layer: Any = None, reshape: Callable | None = None, *, warn: bool = True) -> ResolvedLayer | SubclassedLayer:
     """Find the layer a CAM method explains.
 
     Parameters
@@ -229,7 +231,7 @@ def resolve_layer(model, layer: Any = None, reshape: Callable | None = None, *, 
 
     Returns
     -------
-    ResolvedLayer
+    ResolvedLayer (a SubclassedLayer, describing its layer alike, for a subclassed model)
 
     Notes
     -----
@@ -253,7 +255,6 @@ def resolve_layer(model, layer: Any = None, reshape: Callable | None = None, *, 
     'conv'
     """
     import keras
-
     if graph_of(model) is None:  # a subclassed model: the layer by attribute path, no automatic choice
         from .subclassed import resolve_sublayer
         return resolve_sublayer(model, layer, reshape)

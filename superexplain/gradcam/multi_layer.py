@@ -1,6 +1,8 @@
 """Every candidate layer's CAM from one compiled pass: a sub-model with an output per layer, one backward pass."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from ..explanation import Explanation
@@ -20,7 +22,7 @@ class MultiLayerGraph(CamGraph):
     """A :class:`~.cam_graph.CamGraph` for several layers at once: ``gradients(x, targets)`` gives every layer's
     activations and the gradients of the selected score with respect to each, in one pass (K = 1 target)."""
 
-    def __init__(self, model, layers: list, logits: bool, input_shape: tuple, binary: bool) -> None:
+    def __init__(self, model, layers: Sequence, logits: bool, input_shape: tuple, binary: bool) -> None:
         import tensorflow as tf
 
         from ..models.graph import model_graph
@@ -33,11 +35,17 @@ class MultiLayerGraph(CamGraph):
             captured.append(graph.flat(calls[-1].output)[0])
         pre_activation = graph.logits(0)[1] if logits else None
         scores = graph.outputs[0] if pre_activation is None else pre_activation
-        self._exposed = graph.submodel([captured, scores])  # (list of activations, scores)
+        # one flat output list (Keras 3.3 refuses nested outputs), grouped again as (activations, scores)
+        self._flat = graph.submodel([*captured, scores])
+        self._exposed = self._grouped
         height, width, channels = input_shape
         dtype = model.inputs[0].dtype if getattr(model, "inputs", None) else tf.float32
         signature = [tf.TensorSpec([None, height, width, channels], dtype), tf.TensorSpec([None, 1], tf.int32)]
         self._all = compile_function(self._every_layer, input_signature=signature, autograph=False)
+
+    def _grouped(self, x, training: bool = False) -> tuple:
+        outputs = self._flat(x, training=training)
+        return list(outputs[:-1]), outputs[-1]
 
     def _every_layer(self, x, targets):
         import tensorflow as tf
@@ -57,7 +65,7 @@ class MultiLayerGraph(CamGraph):
         return self._all(x, targets)
 
 
-def cams_at_layers(method: str, predictor, images: np.ndarray, encoded: np.ndarray, layers: list,
+def cams_at_layers(method: str, predictor, images: np.ndarray, encoded: np.ndarray, layers: Sequence,
                    relu: bool = True) -> dict:
     """``{layer name: [Explanation per image]}``: a CAM of :data:`.cam_weighted.WEIGHTED_VARIANTS` at every layer of
     ``layers`` (resolved), from one compiled forward and backward pass per batch of images.

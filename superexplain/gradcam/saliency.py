@@ -73,5 +73,7 @@ def run_gradient_input(predictor, images, *, targets=None, top_labels=None, rand
                            blur_sigma=blur_sigma)
 
 
-run_saliency.__doc__ = run_saliency.__doc__ % COMMON_PARAMETERS_DOC
-run_gradient_input.__doc__ = run_gradient_input.__doc__ % COMMON_PARAMETERS_DOC
+if run_saliency.__doc__:  # None under python -OO, which strips docstrings
+    run_saliency.__doc__ %= COMMON_PARAMETERS_DOC
+if run_gradient_input.__doc__:
+    run_gradient_input.__doc__ %= COMMON_PARAMETERS_DOC

@@ -48,9 +48,10 @@ def run_smoothgrad(predictor, images, *, targets=None, top_labels=None, random_s
     Gaussian noise with standard deviation ``noise_level * (max - min)`` of each image is drawn
     from a seedable numpy Generator (the same seed gives a bit-identical result); each image's
     noise is shared by its targets. With one int seed per image (``random_state=[s0, s1, ...]``)
-    image ``i`` draws from ``s_i`` and its result equals the one it gets alone with that seed, bit
-    for bit, while the noisy copies of all images share the compiled gradient calls (``batch_size``
-    rows at a time).
+    image ``i`` draws from ``s_i`` and its result equals the one it gets alone with that seed, while
+    the noisy copies of all images share the compiled gradient calls (``batch_size`` rows at a
+    time): to float32 rounding, since TensorFlow may pick other kernels for other batch sizes (bit
+    for bit on some machines, not on others). The same seeds and ``batch_size`` repeat a run bit for bit.
 
     Parameters
     ----------%s    noise_level : float
@@ -66,7 +67,7 @@ def run_smoothgrad(predictor, images, *, targets=None, top_labels=None, random_s
 
     Examples
     --------
-    >>> import superexplain
+    >>> import numpy as np, superexplain
     >>> from superexplain.datasets import load_demo_model, make_shapes
     >>> model, image = load_demo_model(), make_shapes(1, seed=0).images[0]
     >>> a = superexplain.explain(model, image, method="smoothgrad", num_samples=8, random_state=1, verbose=0)
@@ -75,9 +76,10 @@ def run_smoothgrad(predictor, images, *, targets=None, top_labels=None, random_s
     >>> images = make_shapes(3, seed=0).images                             # one seed per image:
     >>> both = superexplain.explain(model, images[1:], method="smoothgrad", num_samples=8,
     ...                             random_state=[1, 2], verbose=0)        # each as alone
-    >>> both[1] == superexplain.explain(model, images[2], method="smoothgrad", num_samples=8,
-    ...                                 random_state=2, verbose=0), [e.params["seed"] for e in both]
-    (True, [1, 2])
+    >>> alone = superexplain.explain(model, images[2], method="smoothgrad", num_samples=8, random_state=2,
+    ...                              verbose=0)
+    >>> bool(np.allclose(both[1].attribution, alone.attribution, rtol=1e-4, atol=0)), both[1].params["seed"]
+    (True, 2)
     """
     return _noisy("smoothgrad", False, predictor, images, targets, top_labels, random_state, verbose, score,
                   noise_level, num_samples, base_method, absolute, reduce, batch_size, base_options)
@@ -98,7 +100,7 @@ def run_vargrad(predictor, images, *, targets=None, top_labels=None, random_stat
 
     Examples
     --------
-    >>> import superexplain
+    >>> import numpy as np, superexplain
     >>> from superexplain.datasets import load_demo_model, make_shapes
     >>> e = superexplain.explain(load_demo_model(), make_shapes(1, seed=0).images[0], method="vargrad",
     ...                          num_samples=8, random_state=0, verbose=0)
@@ -109,5 +111,7 @@ def run_vargrad(predictor, images, *, targets=None, top_labels=None, random_stat
                   noise_level, num_samples, base_method, absolute, reduce, batch_size, base_options)
 
 
-run_smoothgrad.__doc__ = run_smoothgrad.__doc__ % COMMON_PARAMETERS_DOC
-run_vargrad.__doc__ = run_vargrad.__doc__ % COMMON_PARAMETERS_DOC
+if run_smoothgrad.__doc__:  # None under python -OO, which strips docstrings
+    run_smoothgrad.__doc__ %= COMMON_PARAMETERS_DOC
+if run_vargrad.__doc__:
+    run_vargrad.__doc__ %= COMMON_PARAMETERS_DOC

@@ -57,7 +57,7 @@ class SubclassedLayer:
         self.input_shape = tuple(input_shape)
 
     @property
-    def layer(self):
+    def layer(self) -> Any:
         """The explained layer itself (the last element of ``path``)."""
         return self.path[-1]
 

@@ -140,7 +140,7 @@ def resolve_items(image: Any, explanation: Any, several_methods: bool = True,
     batch, single = check_images(image, "image") if predictor is None else predictor.check_images(image, "image")
     if single:
         if isinstance(explanation, (Explanation, np.ndarray)):
-            maps = {_name(explanation, {}): explanation}
+            maps: dict[str, Any] = {_name(explanation, {}): explanation}
         elif isinstance(explanation, (Mapping, list, tuple)):
             if not several_methods:
                 raise TypeError(f"{name} must be one Explanation or (H, W) map for one image; "
@@ -151,7 +151,8 @@ def resolve_items(image: Any, explanation: Any, several_methods: bool = True,
         return [Item(batch[0], maps)], True, list(maps)
     n_images = batch.shape[0]
     if isinstance(explanation, Mapping) and several_methods:
-        columns = {str(k): list(v) if not isinstance(v, Explanation) else [v] for k, v in explanation.items()}
+        columns: dict[str | None, list] = {str(k): list(v) if not isinstance(v, Explanation) else [v]
+                                           for k, v in explanation.items()}
     elif isinstance(explanation, (list, tuple, np.ndarray)):
         columns = {None: list(explanation)}
     else:
@@ -162,7 +163,7 @@ def resolve_items(image: Any, explanation: Any, several_methods: bool = True,
             raise ValueError(f"{name} has {len(column)} entries but {n_images} images were given; give one per image")
     items = []
     for i in range(n_images):
-        maps: dict[str, Any] = {}
+        maps = {}
         for key, column in columns.items():
             maps[key if key is not None else _name(column[i], {})] = column[i]
         items.append(Item(batch[i], maps))

@@ -13,6 +13,9 @@ from ._features import attribution_density, blurred, feature_attributions, featu
 from ._inputs import resolve_items, resolve_target
 from .results import CurveResult
 
+#: numpy's trapezoid rule: ``trapezoid`` from numpy 2.0, ``trapz`` before (TensorFlow < 2.18 needs numpy < 2)
+_trapezoid = getattr(np, "trapezoid", None) or getattr(np, "trapz")  # numpy 2's stubs have no trapz
+
 __all__ = ["deletion", "insertion", "relevance_order"]
 
 
@@ -62,7 +65,7 @@ def _curve(kind: str, model: Any, image: Any, explanation: Any, step: Any, subst
             x = changed / count
             fractions.append(x)
             curves.append(values)
-            aucs.append(float(np.trapezoid(values, x)))
+            aucs.append(float(_trapezoid(values, x)))
             steps_used.append(item_step)
             bar.update()
     params = {"features": features, "score_kind": score_kind, "seed": seed,

@@ -32,7 +32,7 @@ def _subset_sizes(subset_size: Any):
 
     def sizes(num_features: int) -> list[int]:
         if isinstance(subset_size, numbers.Integral):
-            if subset_size > num_features:
+            if int(subset_size) > num_features:
                 raise ValueError(f"subset_size must be at most the number of features ({num_features}); "
                                  f"got {subset_size}")
             return [int(subset_size)]

@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .results import _axes, mean_interval
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["LocalisationResult", "AgreementResult"]
 
@@ -50,7 +54,7 @@ class LocalisationResult:
         _, low, high = mean_interval(self.values)
         return float(low), float(high)
 
-    def plot(self, ax=None):
+    def plot(self, ax: Axes | None = None) -> Axes:
         """Per-image values beside each mask's area fraction (the random-map expectation)."""
         ax = _axes(ax)
         index = np.arange(self.values.size)
@@ -88,7 +92,7 @@ class AgreementResult:
     names: tuple = ("a", "b")
     params: dict = field(default_factory=dict)
 
-    def plot(self, ax=None):
+    def plot(self, ax: Axes | None = None) -> Axes:
         """Bars of each measure at pixel and superpixel level."""
         ax = _axes(ax)
         measures = list(self.pixel)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = [
     "mean_interval",
@@ -86,7 +89,7 @@ class SensitivityResult:
         return list(self.per_method)
 
     @property
-    def correlations(self):
+    def correlations(self) -> np.ndarray | dict[str, np.ndarray]:
         out = {name: (values[0] if self.single_image else values) for name, values in self.per_method.items()}
         return next(iter(out.values())) if len(out) == 1 else out
 
@@ -98,7 +101,7 @@ class SensitivityResult:
     def mean(self) -> dict:
         return {name: stats[0] for name, stats in self.summary().items()}
 
-    def plot(self, ax=None):
+    def plot(self, ax: Axes | None = None) -> Axes:
         """Correlation against n (log scale), one line per method with its 95% band."""
         ax = _axes(ax)
         for name, (mean, low, high) in self.summary().items():
@@ -156,7 +159,7 @@ class CurveResult:
         _, low, high = mean_interval(self.aucs)
         return float(low), float(high)
 
-    def plot(self, ax=None):
+    def plot(self, ax: Axes | None = None) -> Axes:
         """The curve (the mean curve over images on a common grid when there are several)."""
         ax = _axes(ax)
         grid = np.linspace(0.0, 1.0, 101)
@@ -221,14 +224,14 @@ class RoadResult:
         return self.lerf_scores[0] if self.single_image else self.lerf_scores
 
     @property
-    def original(self):
+    def original(self) -> float | np.ndarray:
         return float(self.original_scores[0]) if self.single_image else self.original_scores
 
     @property
     def combined(self) -> float:
         return float(np.mean(self.lerf_scores - self.morf_scores) / 2.0)
 
-    def plot(self, ax=None):
+    def plot(self, ax: Axes | None = None) -> Axes:
         """MoRF and LeRF score against the percentage imputed."""
         ax = _axes(ax)
         for label, values in (("MoRF", self.morf_scores), ("LeRF", self.lerf_scores)):

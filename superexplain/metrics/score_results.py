@@ -3,10 +3,14 @@ random-logit): one number per image and method, a mean with a 95% interval, and 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .results import _axes, mean_interval
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["ScoreResult"]
 
@@ -78,14 +82,14 @@ class ScoreResult:
         if not scores:
             return self.methods[0]
         pick = max if self.higher_is_better else min
-        return pick(scores, key=scores.get)
+        return pick(scores, key=scores.__getitem__)
 
     def summary(self) -> dict:
         """``{method: {"mean", "low", "high", "n"}}``: what a report table shows."""
         return {m: {"mean": self.scores[m], "low": self.intervals[m][0], "high": self.intervals[m][1],
                     "n": int(np.sum(np.isfinite(v)))} for m, v in self.values.items()}
 
-    def plot(self, ax=None):
+    def plot(self, ax: Axes | None = None) -> Axes:
         """One bar per method (its mean) with the 95% interval, the better direction in the title."""
         ax = _axes(ax)
         methods = self.methods

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import numpy as np
 
@@ -11,7 +11,6 @@ from .cache import compiled
 from .._validation import check_choice, check_images, check_int, describe
 from .scores import check_scores, pick_output
 from .targets import check_class_output, normalise_class_names, resolve_targets
-from .tracing import compile_function
 
 __all__ = ["Predictor"]
 
@@ -41,7 +40,7 @@ class Predictor:
         takes a score target (:mod:`superexplain.targets`).
     """
 
-    score_target = None  # a score target's view sets it (superexplain.models.score_targets)
+    score_target: Any = None  # a score target's view sets it (superexplain.models.score_targets)
 
     def __init__(self, model: Any, class_names: Any = None, batch_size: int | None = None,
                  output: Any = None) -> None:
@@ -152,11 +151,8 @@ class Predictor:
         height, width, channels = self.input_shape
 
         def build():
-            import tensorflow as tf
-
             fn, _ = self.score_function("logit" if output == "logits" else "probability")
-            spec = tf.TensorSpec([None, height, width, channels], _keras.input_dtype(model))
-            return compile_function(fn, input_signature=[spec], reduce_retracing=True)
+            return _keras.compile_for_images(fn, model, (height, width, channels))
 
         return compiled(model, ("predict", output, self.binary), build)
 
@@ -186,7 +182,7 @@ class Predictor:
 
             return self._compiled(output)(_keras.as_float_input(batch, self.keras_model)).numpy()
         try:
-            outputs = self.function(batch)
+            outputs = cast(Callable, self.function)(batch)  # a plain callable's predictor
         except Exception as exc:
             raise RuntimeError(f"the model raised {type(exc).__name__} on batch {batch_index}: {exc}") from exc
         outputs = pick_output(outputs, self.selected_output)
@@ -247,7 +243,7 @@ class Predictor:
         output = "logits" if score == "logit" and self.has_logits else "output"
         return output, self.score_kind(output)
 
-    def scores(self, images: Any, score: str = "logit", **kwargs) -> tuple[np.ndarray, str]:
+    def scores(self, images: Any, score: str = "logit", **kwargs: Any) -> tuple[np.ndarray, str]:
         """Scores in the units a method explains, and their kind (see :meth:`output_for`)."""
         output, kind = self.output_for(score)
         return self.predict(images, output=output, **kwargs), kind
@@ -268,7 +264,7 @@ class Predictor:
             )
         model = self.keras_model
         if score == "logit" and self.has_logits:
-            scores, kind = self._logits_fn, self.score_kind("logits")
+            scores, kind = cast(Callable, self._logits_fn), self.score_kind("logits")
         else:
             scores, kind = (lambda x: model(x, training=False)), self.score_kind("output")
         if not self.binary:

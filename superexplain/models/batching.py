@@ -24,7 +24,7 @@ __all__ = ["run_in_batches", "predict_in_batches", "build_ahead", "fastest_batch
 MIN_TIMED_IMAGES = 64
 
 
-def predict_in_batches(predictor, make_batch: Callable[[int, int], np.ndarray], n: int,
+def predict_in_batches(predictor: Any, make_batch: Callable[..., np.ndarray], n: int,
                        batch_size: int | None = None, output: str = "output", verbose: int | bool = 0,
                        desc: str = "perturb", consume: Callable[[int, int, np.ndarray], None] | None = None,
                        first_batch_index: int = 0, image_shape: tuple[int, ...] | None = None) -> np.ndarray:
@@ -160,9 +160,9 @@ def run_in_batches(build: Callable[[int], Any], call: Callable[[int, Any], Any],
     """
     with (ThreadPoolExecutor(max_workers=1) if ahead else contextlib.nullcontext()) as pool, \
             progress(n_batches, desc, verbose) as bar:
-        pending = pool.submit(build, 0) if ahead and n_batches else None
+        pending = pool.submit(build, 0) if pool is not None and n_batches else None
         for index in range(n_batches):
-            if ahead:
+            if pool is not None and pending is not None:  # ahead: the batch was submitted
                 batch = pending.result()
                 pending = pool.submit(build, index + 1) if index + 1 < n_batches else None
             else:
@@ -179,7 +179,7 @@ def run_in_batches(build: Callable[[int], Any], call: Callable[[int, Any], Any],
             bar.update()
 
 
-def build_ahead(predictor) -> bool:
+def build_ahead(predictor: Any) -> bool:
     """Whether :func:`predict_in_batches` builds the next batch on a helper thread while the model
     scores the current one: for a Keras model only when TensorFlow has a GPU, and for a plain
     callable (whose threads are unknown here) always.
@@ -195,7 +195,7 @@ def build_ahead(predictor) -> bool:
     return bool(tf.config.list_logical_devices("GPU"))
 
 
-def fastest_batch_size(predictor, images: Any = None, candidates: Sequence[int] = (8, 16, 32, 64, 128, 256),
+def fastest_batch_size(predictor: Any, images: Any = None, candidates: Sequence[int] = (8, 16, 32, 64, 128, 256),
                        output: str = "output", repeat: int = 2) -> int:
     """Time the model at each candidate batch size and return the one fastest per image.
 
@@ -275,4 +275,4 @@ def fastest_batch_size(predictor, images: Any = None, candidates: Sequence[int] 
         slower = slower + 1 if per_image[size] > min(per_image.values()) else 0
         if slower == 2:
             break
-    return min(per_image, key=per_image.get)
+    return min(per_image, key=per_image.__getitem__)

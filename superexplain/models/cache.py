@@ -1,14 +1,16 @@
 """Compiled functions cached on the model object they belong to (one cache per model, gone with it)."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 __all__ = ["compiled"]
 
 _CACHE_ATTRIBUTE = "_superexplain_compiled"
 
+_T = TypeVar("_T")
 
-def compiled(model, key: Any, build: Callable[[], Callable]) -> Callable:
+
+def compiled(model: Any, key: Any, build: Callable[[], _T]) -> _T:
     """Return the compiled function cached for ``(model, key)``, building it on first use.
 
     The cache lives on the model object itself (set past Keras' attribute tracking, so it is

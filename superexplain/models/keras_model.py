@@ -27,7 +27,7 @@ def is_keras_model(obj: Any) -> bool:
     return isinstance(obj, keras.Model)
 
 
-def load_model(path: str | os.PathLike):
+def load_model(path: str | os.PathLike) -> Any:
     """Load a ``.keras``/``.h5`` file, or a TensorFlow SavedModel directory (inference only)."""
     import keras
 
@@ -79,7 +79,8 @@ def model_input_shape(model) -> tuple[int | None, int | None, int | None] | None
         shape = tuple(inputs[0].shape)
         if len(shape) != 4:
             raise ValueError(f"model must take image batches of rank 4 (N, H, W, C); its input has shape {shape}")
-        return tuple(None if d is None else int(d) for d in shape[1:])
+        height, width, channels = (None if d is None else int(d) for d in shape[1:])
+        return height, width, channels
     return None
 
 
@@ -172,6 +173,24 @@ def input_dtype(model) -> str:
     except (AttributeError, IndexError, ValueError, TypeError):
         return "float32"
     return getattr(dtype, "name", dtype) or "float32"
+
+
+def compile_for_images(function: Callable, model: Any, input_shape: tuple) -> Any:
+    """``function(images)`` compiled for the model's image batches.
+
+    A known image shape gives one signature ``(None, H, W, C)``. An unknown one (a subclassed model
+    declares none) is traced on the first batches' shapes instead: a signature of unknown sizes would
+    reach the model's layers, and Keras 3.3's ``Flatten`` cannot reshape a tensor whose every size is
+    unknown. With ``reduce_retracing`` only the batch size is relaxed after that.
+    """
+    import tensorflow as tf
+
+    from .tracing import compile_function
+
+    if any(size is None for size in input_shape):
+        return compile_function(function, reduce_retracing=True)
+    spec = tf.TensorSpec([None, *input_shape], input_dtype(model))
+    return compile_function(function, input_signature=[spec], reduce_retracing=True)
 
 
 def as_float_input(batch: np.ndarray, model):

@@ -15,7 +15,6 @@ from .adapter import Predictor
 from .cache import compiled
 from .scores import check_scores
 from .targets import check_class_output, unwrap_named
-from .tracing import compile_function
 
 __all__ = ["ScoreTargetPredictor", "score_target_view", "use_score_target"]
 
@@ -49,12 +48,9 @@ class ScoreTargetPredictor(Predictor):
         height, width, channels = self.input_shape
 
         def build():
-            import tensorflow as tf
-
             # the model's outputs (or logits) without the target: the view's binary is off
             raw, _ = Predictor.score_function(self, "logit" if output == "logits" else "probability")
-            spec = tf.TensorSpec([None, height, width, channels], _keras.input_dtype(model))
-            return compile_function(raw, input_signature=[spec], reduce_retracing=True)
+            return _keras.compile_for_images(raw, model, (height, width, channels))
 
         return compiled(model, ("predict-raw", output), build)
 

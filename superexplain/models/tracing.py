@@ -62,7 +62,7 @@ class OwnRetracingFilter(logging.Filter):
 _FILTER = OwnRetracingFilter()
 
 
-def compile_function(function: Callable, **options: Any) -> Callable:
+def compile_function(function: Callable, **options: Any) -> Any:
     """``tf.function(function, **options)``, with its retracing warning silenced (see the module's notes)."""
     import tensorflow as tf
 

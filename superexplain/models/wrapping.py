@@ -1,7 +1,7 @@
 """`as_predictor`: a Keras model, a model file or a callable as a `Predictor`; a Predictor again with other settings."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from .._validation import check_int
 from .adapter import Predictor
@@ -52,7 +52,7 @@ def as_predictor(model: Any, class_names: Any = None, batch_size: int | None = N
         clone = object.__new__(type(model))  # a score target's view stays one
         clone.__dict__.update(model.__dict__)
         if class_names is not None:
-            clone.class_names = normalise_class_names(class_names)
+            clone.class_names = cast("list[str]", normalise_class_names(class_names))  # names given: a list
             if clone._num_classes is not None and len(clone.class_names) != clone._num_classes:
                 raise ValueError(
                     f"class_names has {len(clone.class_names)} names but the model outputs {clone._num_classes} classes"

@@ -41,14 +41,14 @@ class Perturbations(NamedTuple):
     call does, the batches are built straight into reused arrays (see :func:`predict_in_batches`).
     """
 
-    count: int
+    count: int  # type: ignore[assignment]  # the field shadows tuple.count, as intended
     build: Callable[[int, int], np.ndarray]
     consume: Callable[[int, int, np.ndarray], None] | None = None
     fill: Callable[[int, int, np.ndarray], Any] | None = None
     shape: tuple[int, ...] | None = None
 
 
-def score_perturbations(predictor, jobs: Sequence[Perturbations], batch_size: int | None = None,
+def score_perturbations(predictor: Any, jobs: Sequence[Perturbations], batch_size: int | None = None,
                         output: str = "output", verbose: int | bool = 0, desc: str = "perturb") -> list[np.ndarray]:
     """Score the perturbed copies of several images in shared, full model batches.
 

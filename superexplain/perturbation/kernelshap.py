@@ -88,7 +88,7 @@ def fit_kernelshap(masks: np.ndarray, response: np.ndarray, sample_weights: np.n
     return phi, phi_se, empty, r2
 
 
-def run_kernelshap(predictor, images: np.ndarray, *, targets: Any = None, top_labels: int | None = None,
+def run_kernelshap(predictor: Any, images: np.ndarray, *, targets: Any = None, top_labels: int | None = None,
                    random_state: Any = None, verbose: int | bool = 1, num_samples: int | str = "auto",
                    batch_size: int | None = None, segmentation: Any = "slic", segments: Any = None,
                    hide_color: Any = "mean", alpha: float = 0.0, score: str = "probability",
@@ -129,7 +129,7 @@ def run_kernelshap(predictor, images: np.ndarray, *, targets: Any = None, top_la
     alpha = check_float(alpha, "alpha", 0.0)
     settings = check_rule(convergence)
     automatic = num_samples == "auto" or convergence not in (None, False)
-    cap = max_samples if num_samples == "auto" else num_samples
+    cap = max_samples if isinstance(num_samples, str) else num_samples  # "auto": max_samples
     generators, seeds = image_random_states(random_state, len(images))
     output, score_kind = predictor.output_for(score)
     prepared = []
@@ -152,6 +152,7 @@ def run_kernelshap(predictor, images: np.ndarray, *, targets: Any = None, top_la
             return [fit_kernelshap(sample.masks[:len(scores)], scores[:, target], sample_weights[:len(scores)],
                                    sample.clusters[:len(scores)], alpha) for target in target_list]
 
+    stops: list[dict | None]
     if automatic and not all(p[2] for p in prepared):
         _, target_lists = unperturbed_targets(predictor, images, targets, top_labels, output, batch_size)
         all_scores, stops, size = [], [], batch_size or predictor.batch_size

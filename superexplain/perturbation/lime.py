@@ -33,7 +33,7 @@ def _fit_targets(masks, scores, clusters, target_list, kernel_width, alpha, feat
     return fits
 
 
-def run_lime(predictor, images: np.ndarray, *, targets: Any = None, top_labels: int | None = None,
+def run_lime(predictor: Any, images: np.ndarray, *, targets: Any = None, top_labels: int | None = None,
              random_state: Any = None, verbose: int | bool = 1, num_samples: int | str = "auto",
              batch_size: int | None = None, segmentation: Any = "slic", segments: Any = None,
              hide_color: Any = "mean", kernel_width: float = 0.25, alpha: float = 1.0,
@@ -123,7 +123,7 @@ def run_lime(predictor, images: np.ndarray, *, targets: Any = None, top_labels: 
         check_int(num_features, "num_features", 1)
     settings = check_rule(convergence)
     automatic = num_samples == "auto" or convergence not in (None, False)
-    cap = (max_samples if num_samples == "auto" else num_samples) if automatic else num_samples
+    cap = max_samples if isinstance(num_samples, str) else num_samples  # "auto": max_samples
     generators, seeds = image_random_states(random_state, len(images))
     output, score_kind = predictor.output_for(score)
     size = batch_size or predictor.batch_size
@@ -148,14 +148,14 @@ def run_lime(predictor, images: np.ndarray, *, targets: Any = None, top_labels: 
                                 kernel_width, alpha, feature_selection, num_features)
 
     # 2. the model: every image's samples in shared full batches, unless an automatic run scores in rounds
-    results = []
+    results: list[tuple[np.ndarray, int, list, dict | None]] = []
     if not automatic:
         all_scores = score_perturbations(predictor, [masked_copies(p[2], p[3].masks) for p in prepared],
                                          batch_size, output, verbose, desc="lime")
         # every image's first sample is the image itself: its scores choose the targets (no extra model call)
         target_lists = first_sample_targets(predictor, all_scores, targets, top_labels)
         for index, (_, _, _, sample) in enumerate(prepared):
-            results.append((all_scores[index], num_samples, fit(index, sample, all_scores[index], num_samples), None))
+            results.append((all_scores[index], cap, fit(index, sample, all_scores[index], cap), None))
     else:
         batch_offset = [0]
         for index, (labels, _, masker, sample) in enumerate(prepared):
@@ -165,8 +165,10 @@ def run_lime(predictor, images: np.ndarray, *, targets: Any = None, top_labels: 
                 batch_offset[0] += -(-(stop - start) // size)
                 return new
 
-            results.append(sample_in_rounds(score_rows, lambda scores, done, index=index, sample=sample:
-                                            fit(index, sample, scores, done), sample.clusters,
+            def refit(scores, done, index=index, sample=sample):
+                return fit(index, sample, scores, done)
+
+            results.append(sample_in_rounds(score_rows, refit, sample.clusters,
                                             2 * int(labels.max()) + 4, size, settings, f"lime image {index}", verbose))
 
     # 3. one Explanation per image and target
@@ -237,7 +239,8 @@ class LimeImage:
             "random_state")}
 
     def explain(self, model: Any, image: Any, target: Any = None, *, top_labels: int | None = None,
-                segments: Any = None, class_names: Any = None, verbose: int | bool = 1):
+                segments: Any = None, class_names: Any = None,
+                verbose: int | bool = 1) -> Explanation | list[Explanation]:
         """Explain ``image`` (one or a batch) for ``target``; returns an Explanation or a list.
 
         Parameters

@@ -43,8 +43,8 @@ def _select_bits(differ: np.ndarray, hide_bits: np.ndarray, select: np.ndarray, 
 def _bit_planes(image: np.ndarray, hide: Any) -> tuple[np.ndarray, np.ndarray]:
     """``(image ^ hide, hide)`` as flat int32 bit patterns, ``hide`` broadcast to the image's shape."""
     image = np.ascontiguousarray(image, dtype=np.float32)
-    hide_bits = np.ascontiguousarray(np.broadcast_to(np.asarray(hide, dtype=np.float32), image.shape))
-    hide_bits = hide_bits.view(np.int32).ravel()
+    hide = np.ascontiguousarray(np.broadcast_to(np.asarray(hide, dtype=np.float32), image.shape))
+    hide_bits = hide.view(np.int32).ravel()
     return image.view(np.int32).ravel() ^ hide_bits, hide_bits
 
 

@@ -24,7 +24,7 @@ def _pair(value: Any, name: str, limits: tuple[int, int]) -> tuple[int, int]:
         pair = tuple(value)
     else:
         pair = (value, value)
-    return tuple(check_int(v, name, 1, limit) for v, limit in zip(pair, limits))
+    return check_int(pair[0], name, 1, limits[0]), check_int(pair[1], name, 1, limits[1])
 
 
 def window_positions(size: int, window: int, stride: int) -> np.ndarray:
@@ -64,7 +64,7 @@ def _sliding(predictor, image, hide, window, stride, batch_size, output, verbose
     return scores, row_hidden.astype(np.float64), col_hidden.astype(np.float64), (rows.size, cols.size)
 
 
-def run_occlusion(predictor, images: np.ndarray, *, targets: Any = None, top_labels: int | None = None,
+def run_occlusion(predictor: Any, images: np.ndarray, *, targets: Any = None, top_labels: int | None = None,
                   random_state: Any = None, verbose: int | bool = 1, batch_size: int | None = None,
                   segmentation: Any = "slic", segments: Any = None, hide_color: Any = "mean",
                   window: Any = None, stride: Any = None, score: str = "probability") -> list[Explanation]:

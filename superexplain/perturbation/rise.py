@@ -67,7 +67,7 @@ class RiseMasks:
         return rows @ self.grids[start:stop] @ cols.transpose(0, 2, 1)
 
 
-def run_rise(predictor, images: np.ndarray, *, targets: Any = None, top_labels: int | None = None,
+def run_rise(predictor: Any, images: np.ndarray, *, targets: Any = None, top_labels: int | None = None,
              random_state: Any = None, verbose: int | bool = 1, num_masks: int = 4000, mask_resolution: int = 7,
              p_keep: float = 0.5, batch_size: int | None = None, hide_color: Any = 0.0,
              score: str = "probability") -> list[Explanation]:

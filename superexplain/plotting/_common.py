@@ -117,7 +117,7 @@ def _colormap(colormap: Any) -> Any:
             from None
 
 
-def color_scale(value_sets: Sequence[np.ndarray], colormap: Any = None, vmin: Any = None,
+def color_scale(value_sets: Sequence[np.ndarray | None], colormap: Any = None, vmin: Any = None,
                 vmax: Any = None) -> ColorScale:
     """One colour scale covering every array in ``value_sets``.
 
@@ -156,7 +156,8 @@ def check_color(color: Any, name: str) -> tuple[float, float, float]:
     import matplotlib.colors
 
     try:
-        return tuple(float(c) for c in matplotlib.colors.to_rgb(color))
+        red, green, blue = matplotlib.colors.to_rgb(color)
+        return float(red), float(green), float(blue)
     except (ValueError, TypeError):
         raise ValueError(f"{name} must be a matplotlib colour (e.g. 'yellow', '#00ff00', (1, 0, 0)); "
                          f"got {describe(color)}") from None

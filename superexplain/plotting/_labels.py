@@ -116,7 +116,7 @@ def wrap_title(text: str, ax: Any, fontsize: float) -> str:
         width_inches = min(width_inches, box.height * figure.get_figheight() * ratio)
     width_inches *= 0.95
     columns = max(8, int(width_inches * 72.0 / (fontsize * _GLYPH_WIDTH)))
-    lines = []
+    lines: list[str] = []
     for line in text.split("\n"):
         for part in textwrap.wrap(line, columns, break_long_words=False, break_on_hyphens=False) or [""]:
             # a word longer than the panel (a long layer name) gets lines of its own, cut at the width
@@ -152,8 +152,7 @@ def warn_constant(explanation: Explanation, value: float, stacklevel: int = 3) -
     from ..registry import METHODS
 
     info = METHODS.get(explanation.method)
-    cam = info is not None and info.family == "cam"
-    if value == 0 and cam and explanation.params.get("relu", info.takes_layer):
+    if value == 0 and info is not None and info.family == "cam" and explanation.params.get("relu", info.takes_layer):
         reason = ("the ReLU removed all the evidence: every weighted activation was negative, usually because "
                   "the model scores this class low; try a class the model predicts, another layer, or relu=False")
     elif value == 0:

@@ -48,8 +48,9 @@ def draw_lines(ax: Any, lines: np.ndarray, color: Any, linewidth: float) -> None
         return
     from matplotlib.collections import LineCollection
 
-    ax.add_collection(LineCollection(lines, colors=[color], linewidths=linewidth, capstyle="projecting"),
-                      autolim=False)
+    # matplotlib's stub wants a sequence of (n, 2) arrays; an (N, 2, 2) array is one, as its docs say
+    collection = LineCollection(lines, colors=[color], linewidths=linewidth, capstyle="projecting")  # type: ignore[arg-type]
+    ax.add_collection(collection, autolim=False)
 
 
 def set_title(ax: Any, title: Any, default: str, fontsize: float = 9, note: str = "") -> None:

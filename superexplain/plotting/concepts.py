@@ -16,7 +16,7 @@ __all__ = ["plot_concepts", "concept_regions"]
 _PALETTE = "tab10"
 
 
-def _resize(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def _resize(maps: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
     """Bilinear resize of maps (k, h, w) to (k, H, W) with half-pixel centres (as the CAMs' upsampling), numpy only."""
     def axis_weights(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         where = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0.0, n_in - 1)

@@ -68,7 +68,7 @@ def files_identity(keys: list[str], paths: list[str]) -> dict:
     Sizes and times are read, not contents, so a run over a million files starts in seconds; a
     file rewritten with the same size within the file system's time resolution is not seen.
     """
-    files = []
+    files: list[list[Any]] = []
     for key, path in zip(keys, paths):
         try:
             status = os.stat(path)
@@ -132,7 +132,8 @@ def _weights_digest(model: Any) -> str:
     for variable in model.weights:  # one variable at a time: never a second copy of the whole model
         values = np.ascontiguousarray(np.asarray(variable))
         digest.update(repr((values.shape, values.dtype.str)).encode())
-        digest.update(values.reshape(-1).view(np.uint8))
+        # numpy's stub gives ndarray the buffer protocol on Python 3.12+ only; it has it on 3.11 too
+        digest.update(values.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
     return digest.hexdigest()
 
 
@@ -179,7 +180,8 @@ def _listed(names: list[str]) -> str:
     return shown + (f" and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
 
 
-_SOURCE_KINDS = {"files": "image files", "array": "an in-memory array", "stream": "an iterable or tf.data.Dataset"}
+_SOURCE_KINDS: dict[Any, str] = {"files": "image files", "array": "an in-memory array",
+                                 "stream": "an iterable or tf.data.Dataset"}
 
 
 def source_change(previous: dict, current: dict) -> str | None:
@@ -235,7 +237,7 @@ def model_change(previous: dict, current: dict) -> str | None:
         return None
     before, now = previous.get("kind"), current.get("kind")
     if before != now:
-        kinds = {"keras": "a Keras model", "callable": "a plain callable"}
+        kinds: dict[Any, str] = {"keras": "a Keras model", "callable": "a plain callable"}
         return f"the run's model was {kinds.get(before, before)}, this call's is {kinds.get(now, now)}"
     if now == "callable":
         return f"the model callable is another one ({previous.get('name')!r} then, {current.get('name')!r} now)"

@@ -5,7 +5,7 @@ import json
 import os
 import re
 import warnings
-from typing import Any, Iterable
+from typing import IO, Any, Iterable, cast
 
 from .identity import model_change, source_change
 
@@ -109,7 +109,7 @@ def read_settings(out: str) -> dict | None:
 
 def _parse_lines(path: str) -> list[dict]:
     """Every well-formed line; a line cut short by a crash is not JSON and is left out."""
-    records = []
+    records: list[dict] = []
     if not os.path.exists(path):
         return records
     with open(path, encoding="utf-8", errors="replace") as handle:
@@ -208,7 +208,7 @@ class RunIndex:
                     existing = handle.read()
             if existing != kept:  # also drops a line cut short, so appends start on a fresh line
                 atomic_write_text(path, kept)
-            self._handle = open(path, "a", encoding="utf-8")
+            self._handle: IO[str] | None = open(path, "a", encoding="utf-8")
         except BaseException:
             self.close()
             raise
@@ -239,11 +239,11 @@ class RunIndex:
                                for key in different)
             raise ValueError(f"out={self.out!r} holds a run made with other settings ({listed}). Resume with the "
                              f"same settings, or {start_over}")
-        changes = {what: describe(previous[key], settings[key])
+        compared = {what: describe(previous[key], settings[key])
                    for key, what, describe in zip(IDENTITY_SETTINGS, ("other images", "another model"),
                                                   (source_change, model_change))
                    if key in previous and key in settings}
-        changes = {what: change for what, change in changes.items() if change}
+        changes = {what: change for what, change in compared.items() if change}
         if changes:
             raise ValueError(f"out={self.out!r} holds a run made with {' and '.join(changes)}: "
                              f"{'; '.join(changes.values())}. Resuming would mix the two runs' explanations; "
@@ -268,8 +268,9 @@ class RunIndex:
     def append(self, records: Iterable[dict]) -> None:
         """Add one image's lines in a single write, flushed, so a crash leaves whole lines or a cut last one."""
         text = "".join(json.dumps(record) + "\n" for record in records)
-        self._handle.write(text)
-        self._handle.flush()
+        handle = cast(IO[str], self._handle)  # open until close()
+        handle.write(text)
+        handle.flush()
 
     def close(self) -> None:
         handle = getattr(self, "_handle", None)

@@ -30,6 +30,9 @@ def import_ray():
         import ray
         import ray.data  # noqa: F401 - part of the ``ray`` extra; the docs' Ray set-up assumes it
     except ImportError as exc:
+        if "NumPy 2" in str(exc):  # pyarrow 26 needs numpy 2 without declaring it; TensorFlow < 2.18 needs numpy 1
+            raise ImportError(f'backend="ray" needs Ray Data, whose pyarrow does not run on this numpy ({exc}); '
+                              'install a pyarrow that does: `pip install "pyarrow<26"`') from None
         raise ImportError(f'backend="ray" needs Ray with Ray Data, which is not installed ({exc}); install it with '
                           f"`{_INSTALL}`") from None
     return ray
@@ -48,7 +51,9 @@ class ExplainActor:
                 tf.config.experimental.set_memory_growth(gpu, True)
             except RuntimeError:  # TensorFlow already initialised the device: keep its setting
                 pass
-        self.model_spec, self.built_for, self.explainer = model_spec, None, None
+        self.model_spec = model_spec
+        self.built_for: tuple[tuple, Any] | None = None  # (the model settings, the predictor built for them)
+        self.explainer: Any = None  # the plan's UnitExplainer, which use_plan sets
         self.use_plan(plan)
 
     def use_plan(self, plan: Any) -> None:

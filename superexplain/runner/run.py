@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import numpy as np
 
@@ -69,7 +69,7 @@ def _resolve_seed(random_state: Any, out: str, overwrite: bool) -> int:
     if isinstance(random_state, np.random.Generator):
         raise TypeError("random_state must be an int seed (or None) for explain_dataset: each image's seed is "
                         "derived from it and the image's index; got a numpy Generator")
-    return resolve_seed(random_state)
+    return cast(int, resolve_seed(random_state))  # None only for a Generator, refused above
 
 
 def explain_dataset(model: Any, images: Any, method: str = "gradcam", *, out: str | os.PathLike,
@@ -228,7 +228,7 @@ def explain_dataset(model: Any, images: Any, method: str = "gradcam", *, out: st
         raise ValueError('explain_dataset explains every image at one layer: rank first, on held-out images, with '
                          "ranking = superexplain.gradcam.rank_layers(model, images), then give layer=ranking.best "
                          "(the command line's --layer best does this)")
-    loader = Loader(size=tuple(size) if size else None, preprocess=preprocess)
+    loader = Loader(size=(size[0], size[1]) if size else None, preprocess=preprocess)
     os.makedirs(out, exist_ok=True)
     spec, model_class_names = model_spec(model, backend, out)
     plan = Plan(method, method_options, targets, top_labels, seed, loader,
@@ -243,7 +243,7 @@ def explain_dataset(model: Any, images: Any, method: str = "gradcam", *, out: st
         "preprocess": jsonable_options(preprocess, "preprocess"), "source": source.description,
         "source_identity": source.identity(), "model_fingerprint": fingerprint_of(model, predictor),
     }
-    digests = {} if source.kind in STREAM_KINDS else None
+    digests: dict | None = {} if source.kind in STREAM_KINDS else None
     index = RunIndex(out, settings, overwrite=bool(overwrite))
     try:
         with progress(source.length or 0, f"explain_dataset {method}", verbose) as bar:

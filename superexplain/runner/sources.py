@@ -173,7 +173,7 @@ def _element_images(element: Any) -> np.ndarray:
     return _split_batch(array)
 
 
-def _iterable_source(iterable: Iterable, kind: str, length: int | None, description: str) -> Source:
+def _iterable_source(iterable: Any, kind: str, length: int | None, description: str) -> Source:
     def entries() -> Iterator[Entry]:
         index = 0
         elements = iterable.as_numpy_iterator() if kind == "tf.data" else iter(iterable)

@@ -90,7 +90,8 @@ class UnitExplainer:
         return batch[0]
 
     def explain_unit(self, entries: list[Entry]) -> list[dict]:
-        results, valid, images, targets = [], [], [], []
+        results: list[dict[str, Any]] = []
+        valid, images, targets = [], [], []
         for entry in entries:
             seed = image_seed(self.plan.random_state, entry.index)
             try:

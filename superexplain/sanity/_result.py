@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..metrics.results import mean_interval
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["RandomizationResult"]
 
@@ -54,7 +58,7 @@ class RandomizationResult:
         """Per measure, the mean similarity over images after each step, (len(layers),)."""
         return {name: mean_interval(values, axis=1)[0] for name, values in self.scores.items()}
 
-    def plot(self, image_index: int = 0, figsize: tuple | None = None):
+    def plot(self, image_index: int = 0, figsize: tuple | None = None) -> Figure:
         """The paper's figure: similarity against the randomised layer, and a row of heatmap thumbnails.
 
         The curves start at the trained model (similarity 1) and show each measure's mean over

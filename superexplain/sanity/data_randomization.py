@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -12,6 +12,9 @@ from .._validation import check_choice, check_float, describe, seeded_rng
 from ..metrics.agreement import similarity as _similarity
 from ..metrics.score_results import ScoreResult
 from ._methods import explainer, image_targets, method_label
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["data_randomization", "DataRandomizationResult"]
 
@@ -77,7 +80,7 @@ class DataRandomizationResult:
         """Per measure, the edge control's mean similarity (1 by construction: it ignores the model)."""
         return {name: result.scores["edge"] for name, result in self.scores.items()}
 
-    def plot(self, max_images: int = 4, figsize: tuple | None = None):
+    def plot(self, max_images: int = 4, figsize: tuple | None = None) -> Figure:
         """Per image: the image, the true-label map and the random-label map, titled with the similarities.
 
         Returns the matplotlib Figure.

@@ -255,5 +255,7 @@ def avg_sensitivity(model: Any, images: Any, method: Any = "gradcam", *, radius:
                        params=params)
 
 
-max_sensitivity.__doc__ = max_sensitivity.__doc__ % (_PARAMETERS, _NOTES)
-avg_sensitivity.__doc__ = avg_sensitivity.__doc__ % (_PARAMETERS, _NOTES)
+if max_sensitivity.__doc__:  # None under python -OO, which strips docstrings
+    max_sensitivity.__doc__ %= (_PARAMETERS, _NOTES)
+if avg_sensitivity.__doc__:
+    avg_sensitivity.__doc__ %= (_PARAMETERS, _NOTES)

@@ -77,8 +77,8 @@ def segment(image: Any, method: str | Callable = "slic", **options: Any) -> np.n
     >>> from skimage import data
     >>> from superexplain.segmentation import segment
     >>> labels = segment(data.chelsea(), n_segments=30)
-    >>> labels.shape, labels.min(), int(labels.max()) + 1 == len(set(labels.ravel()))
-    ((300, 451), np.int32(0), True)
+    >>> labels.shape, labels.dtype, int(labels.min()), int(labels.max()) + 1 == len(set(labels.ravel()))
+    ((300, 451), dtype('int32'), 0, True)
     """
     rgb = display_image(image)
     shape = rgb.shape[:2]
