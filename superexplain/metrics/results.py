@@ -44,7 +44,7 @@ def _axes(ax, figsize=(4.5, 3.2)):
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
+        _, ax = plt.subplots(figsize=figsize, layout="constrained")  # room for the axis labels
     return ax
 
 

@@ -3,7 +3,7 @@
 Every sampler puts the unperturbed image (all ones) first, draws from one numpy Generator, and
 is prefix-consistent: the first ``n`` rows of a draw of ``N > n`` rows equal a draw of ``n`` rows
 from the same seed, so an automatic run (``num_samples="auto"``) that stops after ``n`` samples
-equals a run with ``num_samples=n``. ``clusters`` label the independent units (a row, a pair, a
+draws the masks of a run with ``num_samples=n``. ``clusters`` label the independent units (a row, a pair, a
 design block) for the standard errors and for where an automatic run's rounds may end.
 """
 from __future__ import annotations
