@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .._validation import describe
 from .class_maps import warn_if_class_map
+from .layer_path import LayerPath
 from .tokens import token_grid
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ REASON_ATTENTION = ("automatic: the input of the last attention layer (its token
                     "attention, unlike the class token's path after it)")
 
 
-class ResolvedLayer:
+class ResolvedLayer(LayerPath):
     """A layer found inside a (possibly nested) Keras model.
 
     Attributes
@@ -55,16 +56,6 @@ class ResolvedLayer:
         self.output_shape = tuple(output_shape)
         self.automatic = automatic
         self.reason = reason
-
-    @property
-    def layer(self) -> Any:
-        """The explained layer itself (the last element of ``path``)."""
-        return self.path[-1]
-
-    @property
-    def is_tokens(self) -> bool:
-        """Whether the layer outputs tokens (N, tokens, c) rather than a spatial map."""
-        return len(self.output_shape) == 3
 
     def __repr__(self) -> str:
         return f"ResolvedLayer({self.name!r}, output_shape={self.output_shape})"

@@ -25,13 +25,14 @@ import numbers
 from typing import Any
 
 from .._validation import describe
+from .layer_path import LayerPath
 from .subclassed_capture import _called_twice, build_input_shape, probe_sublayers
 from .tokens import token_grid
 
 __all__ = ["SubclassedLayer", "is_subclassed", "sublayer_paths", "resolve_sublayer"]
 
 
-class SubclassedLayer:
+class SubclassedLayer(LayerPath):
     """A layer of a subclassed model, as :class:`~superexplain.gradcam.layers.ResolvedLayer` describes one.
 
     Attributes
@@ -55,16 +56,6 @@ class SubclassedLayer:
         self.name = name
         self.output_shape = tuple(output_shape)
         self.input_shape = tuple(input_shape)
-
-    @property
-    def layer(self) -> Any:
-        """The explained layer itself (the last element of ``path``)."""
-        return self.path[-1]
-
-    @property
-    def is_tokens(self) -> bool:
-        """Whether the layer outputs tokens (N, tokens, c) rather than a spatial map."""
-        return len(self.output_shape) == 3
 
     def __repr__(self) -> str:
         return f"SubclassedLayer({self.name!r}, output_shape={self.output_shape})"
